@@ -1,0 +1,1 @@
+//! Placeholder: the ring helper replaces this file.
