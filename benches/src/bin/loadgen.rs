@@ -1,0 +1,1179 @@
+//! `ringcache-loadgen`: a load generator for any memcached text-protocol
+//! server on loopback (memcached, a ringcache node, a proxy).
+//!
+//! It opens N connections, keeps up to `--depth` requests in flight on each,
+//! and draws requests from a seeded trace (key distribution uniform or Zipf,
+//! get/set/multi-get mix, value sizes, optional periodic scans). It reports
+//! ops/s, hit ratio, errors and latency percentiles from HDR histograms merged
+//! across connections; a progress line each second on stderr; `--json` for
+//! scripts; and, given `--server-pid`, the server's CPU time per operation
+//! (the figure that does not depend on the load generator sharing the
+//! machine's cores).
+//!
+//! # Modes
+//! - closed loop (default): each connection sends as soon as its window has
+//!   room, which measures maximum throughput;
+//! - fixed rate (`--rate OPS`): each connection follows a schedule, and a
+//!   request's latency runs from its *intended* send time, so a server that
+//!   stalls is charged for the requests that queued behind the stall
+//!   (coordinated omission); the latency from the actual send is reported
+//!   beside it as `service_latency_us`;
+//! - cache-aside (`--cache-aside`): every trace entry is a `get`, and each
+//!   miss is followed by a `set` of that key (the load from the database).
+//!   The figure is the hit ratio. Each connection works in lock-step batches
+//!   (send the fills for the last batch's misses and the next `--depth` gets,
+//!   then wait for all replies), so with `-c 1` the server sees exactly the
+//!   same sequence whatever its speed, and two servers can be compared.
+//!
+//! # Examples
+//! ```text
+//! ringcache-loadgen --target 127.0.0.1:11211 -c 50 --depth 16 --mix 90:10 \
+//!     --keys 100000 --value-size 100 --prefill --duration 10 --server-pid $PID --json
+//! ringcache-loadgen --target 127.0.0.1:11211 -c 50 --rate 50000 --duration 10
+//! ringcache-loadgen --target 127.0.0.1:11211 -c 1 --depth 32 --cache-aside \
+//!     --keys 1000000 --dist zipf:0.99 --requests 2000000 --warmup-requests 500000
+//! ```
+//!
+//! # Limits
+//! The load generator runs on the same machine as the server; pin them to
+//! separate cores (`taskset`) and compare servers only within one run of the
+//! scripts in `benches/scripts/`. Latency includes the generator's own
+//! scheduling delay, the same for every server measured.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Barrier};
+
+use ringcache_benches::procfs;
+use ringcache_benches::text::{self, Reply};
+use ringcache_benches::workload::{Generator, KeyDist, Mix, Op, OpKind, ValueSize, WorkloadConfig};
+
+/// Command-line options; also echoed into the JSON report.
+#[derive(Debug, Clone, Parser, Serialize)]
+#[command(
+    name = "ringcache-loadgen",
+    version,
+    about = "Load generator for memcached-protocol servers (loopback only)"
+)]
+struct Args {
+    /// Server address (must be a loopback address).
+    #[arg(short = 's', long, default_value = "127.0.0.1:11211")]
+    target: String,
+    /// Connections, each its own task.
+    #[arg(short = 'c', long, default_value_t = 50)]
+    connections: u32,
+    /// Requests in flight per connection (pipelining depth).
+    #[arg(short = 'd', long, default_value_t = 1)]
+    depth: u32,
+    /// Request mix as GET:SET[:MGET] weights.
+    #[arg(long, default_value = "90:10")]
+    mix: String,
+    /// Keys per multi-get.
+    #[arg(long, default_value_t = 10)]
+    mget_size: u32,
+    /// Number of distinct keys.
+    #[arg(short = 'k', long, default_value_t = 100_000)]
+    keys: u64,
+    /// Key length in bytes (`k` plus a zero-padded id).
+    #[arg(long, default_value_t = 20)]
+    key_size: usize,
+    /// Key distribution: uniform, zipf (s=0.99) or zipf:S.
+    #[arg(long, default_value = "uniform")]
+    dist: String,
+    /// Value size: N bytes, or MIN-MAX for a uniform range.
+    #[arg(long, default_value = "100")]
+    value_size: String,
+    /// Seconds to run (ignored when --requests is given).
+    #[arg(short = 't', long, default_value_t = 10.0)]
+    duration: f64,
+    /// Total trace requests across all connections, instead of a duration.
+    #[arg(short = 'n', long)]
+    requests: Option<u64>,
+    /// Trace requests (of the total) issued first and left out of every figure.
+    #[arg(long, default_value_t = 0)]
+    warmup_requests: u64,
+    /// Set every key once before measuring.
+    #[arg(long)]
+    prefill: bool,
+    /// Pipelining depth of the prefill.
+    #[arg(long, default_value_t = 64)]
+    prefill_depth: u32,
+    /// Seed of the trace; the same seed gives the same requests.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fixed total rate in requests/s (latency from the intended send time).
+    #[arg(long, conflicts_with = "cache_aside")]
+    rate: Option<f64>,
+    /// Cache-aside: get, and on a miss set the key (hit ratio is the figure).
+    #[arg(long)]
+    cache_aside: bool,
+    /// Every this many trace requests, scan --scan-len keys in sequence.
+    #[arg(long, default_value_t = 0)]
+    scan_every: u64,
+    /// Keys per scan.
+    #[arg(long, default_value_t = 0)]
+    scan_len: u64,
+    /// Server process id: report its CPU time per op and its RSS.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Load generator worker threads (1 = a single-threaded runtime).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seconds without a reply, with requests in flight, before a connection
+    /// is declared stalled, counted as errors and reopened.
+    #[arg(long, default_value_t = 5.0)]
+    timeout: f64,
+    /// Print the report as JSON on stdout (the human summary goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// No progress line.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Free text copied into the JSON report.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+/// The parsed, validated run settings shared by all connections.
+#[derive(Debug)]
+struct Run {
+    addr: SocketAddr,
+    depth: usize,
+    prefill_depth: usize,
+    cache_aside: bool,
+    timeout: Duration,
+    /// Interval between one connection's scheduled sends (rate mode).
+    interval: Option<Duration>,
+    connections: u64,
+    duration: Duration,
+    requests: Option<u64>,
+    warmup: u64,
+    seed: u64,
+    workload: Arc<WorkloadConfig>,
+}
+
+impl Run {
+    /// This connection's share of a total `n` split over all connections.
+    fn share(&self, n: u64, idx: u64) -> u64 {
+        n / self.connections + u64::from(idx < n % self.connections)
+    }
+}
+
+/// Counters that the progress line reads while the run goes on.
+#[derive(Debug, Default)]
+struct Live {
+    ops: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// Largest latency the histograms hold (60 s, in ns); longer ones saturate.
+const HIST_MAX_NS: u64 = 60_000_000_000;
+
+fn new_hist() -> Histogram<u64> {
+    // Bounds are constants that hdrhistogram accepts.
+    Histogram::new_with_bounds(1, HIST_MAX_NS, 3).unwrap_or_else(|_| unreachable!())
+}
+
+/// One connection's figures, merged into the run's at the end.
+#[derive(Debug)]
+struct Stats {
+    ops: u64,
+    gets: u64,
+    sets: u64,
+    mgets: u64,
+    get_keys: u64,
+    hits: u64,
+    misses: u64,
+    scan_keys: u64,
+    scan_hits: u64,
+    not_stored: u64,
+    errors: u64,
+    error_replies: u64,
+    conn_errors: u64,
+    stalls: u64,
+    latency: Histogram<u64>,
+    service: Histogram<u64>,
+    prefill_sets: u64,
+    prefill_errors: u64,
+    last_error: Option<String>,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Stats {
+            ops: 0,
+            gets: 0,
+            sets: 0,
+            mgets: 0,
+            get_keys: 0,
+            hits: 0,
+            misses: 0,
+            scan_keys: 0,
+            scan_hits: 0,
+            not_stored: 0,
+            errors: 0,
+            error_replies: 0,
+            conn_errors: 0,
+            stalls: 0,
+            latency: new_hist(),
+            service: new_hist(),
+            prefill_sets: 0,
+            prefill_errors: 0,
+            last_error: None,
+        }
+    }
+
+    fn merge(&mut self, o: &Stats) {
+        self.ops += o.ops;
+        self.gets += o.gets;
+        self.sets += o.sets;
+        self.mgets += o.mgets;
+        self.get_keys += o.get_keys;
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.scan_keys += o.scan_keys;
+        self.scan_hits += o.scan_hits;
+        self.not_stored += o.not_stored;
+        self.errors += o.errors;
+        self.error_replies += o.error_replies;
+        self.conn_errors += o.conn_errors;
+        self.stalls += o.stalls;
+        // Same bounds on both sides: add cannot fail.
+        let _ = self.latency.add(&o.latency);
+        let _ = self.service.add(&o.service);
+        self.prefill_sets += o.prefill_sets;
+        self.prefill_errors += o.prefill_errors;
+        if o.last_error.is_some() {
+            self.last_error.clone_from(&o.last_error);
+        }
+    }
+}
+
+/// A request waiting for its reply.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    intended: Instant,
+    sent: Instant,
+    op: Op,
+    /// Outside the warm-up: counted in the figures.
+    record: bool,
+}
+
+/// Why a connection session ended early.
+#[derive(Debug)]
+enum ConnError {
+    Io(std::io::Error),
+    Closed,
+    Garbage(String),
+    Stalled,
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::Io(e) => write!(f, "I/O error: {e}"),
+            ConnError::Closed => write!(f, "server closed the connection"),
+            ConnError::Garbage(g) => write!(f, "{g}"),
+            ConnError::Stalled => write!(f, "no reply within the timeout"),
+        }
+    }
+}
+
+impl From<std::io::Error> for ConnError {
+    fn from(e: std::io::Error) -> Self {
+        ConnError::Io(e)
+    }
+}
+
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+/// Connects, retrying for a few seconds (a server that was just started may
+/// not listen yet).
+async fn connect_retrying(addr: SocketAddr, attempts: u32) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for _ in 0..attempts.max(1) {
+        match connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no attempt made")))
+}
+
+/// Reads at least one more byte into `rbuf`, giving up after `timeout`.
+async fn read_some(
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    timeout: Duration,
+) -> Result<(), ConnError> {
+    match tokio::time::timeout(timeout, stream.read_buf(rbuf)).await {
+        Err(_) => Err(ConnError::Stalled),
+        Ok(Ok(0)) => Err(ConnError::Closed),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.into()),
+    }
+}
+
+/// Sets this connection's share of the keys (ids `idx`, `idx + C`, ...),
+/// keeping `prefill_depth` sets in flight.
+async fn prefill(
+    run: &Run,
+    idx: u64,
+    stream: &mut TcpStream,
+    generator: &mut Generator,
+    stats: &mut Stats,
+) -> Result<(), ConnError> {
+    let mut next = idx;
+    let mut in_flight = 0usize;
+    let mut wbuf = BytesMut::with_capacity(64 * 1024);
+    let mut rbuf = BytesMut::with_capacity(64 * 1024);
+    let key_count = run.workload.key_count;
+    while next < key_count || in_flight > 0 {
+        while in_flight < run.prefill_depth && next < key_count {
+            generator.encode_set(&mut wbuf, next);
+            next += run.connections;
+            in_flight += 1;
+        }
+        if !wbuf.is_empty() {
+            stream.write_all(&wbuf).await?;
+            wbuf.clear();
+        }
+        read_some(stream, &mut rbuf, run.timeout).await?;
+        while let Some((reply, n)) =
+            text::parse_reply(&rbuf).map_err(|g| ConnError::Garbage(g.0))?
+        {
+            rbuf.advance(n);
+            if in_flight == 0 {
+                return Err(ConnError::Garbage("reply to no request".into()));
+            }
+            in_flight -= 1;
+            stats.prefill_sets += 1;
+            if reply != Reply::Stored {
+                stats.prefill_errors += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where one connection is in its share of the trace.
+#[derive(Debug)]
+struct Cursor {
+    /// Trace requests generated so far (cache-aside fills not included).
+    issued: u64,
+    /// Trace requests this connection may generate, if bounded.
+    quota: Option<u64>,
+    /// The first `warmup` trace requests are not recorded.
+    warmup: u64,
+    /// No trace request is generated at or after this instant.
+    end: Option<Instant>,
+    /// Next scheduled send (rate mode).
+    next_intended: Instant,
+    /// Cache-aside: keys that missed and are to be set, with their `record` flag.
+    fills: VecDeque<(u64, bool)>,
+}
+
+impl Cursor {
+    /// Whether another trace request may be generated now (rate mode: at the
+    /// time it is scheduled for).
+    fn more(&self, now: Instant, rate: bool) -> bool {
+        if self.quota.is_some_and(|q| self.issued >= q) {
+            return false;
+        }
+        let t = if rate { self.next_intended } else { now };
+        self.end.is_none_or(|e| t < e)
+    }
+}
+
+/// Applies one reply to the stats; returns the op's key if a cache-aside
+/// fill is due.
+fn account(run: &Run, p: &Pending, reply: Reply, now: Instant, st: &mut Stats) -> Option<u64> {
+    let mut fill = None;
+    if reply.is_error() {
+        if p.record {
+            st.errors += 1;
+            st.error_replies += 1;
+        }
+        return None;
+    }
+    match (p.op.kind, reply) {
+        (OpKind::Get | OpKind::MultiGet, Reply::Values { hits }) => {
+            let hits = u64::from(hits).min(u64::from(p.op.nkeys));
+            if run.cache_aside && hits == 0 {
+                fill = Some(p.op.key);
+            }
+            if p.record {
+                if p.op.kind == OpKind::Get {
+                    st.gets += 1;
+                } else {
+                    st.mgets += 1;
+                }
+                st.get_keys += u64::from(p.op.nkeys);
+                st.hits += hits;
+                st.misses += u64::from(p.op.nkeys) - hits;
+                if p.op.scan {
+                    st.scan_keys += u64::from(p.op.nkeys);
+                    st.scan_hits += hits;
+                }
+            }
+        }
+        (OpKind::Set, Reply::Stored) => {
+            if p.record {
+                st.sets += 1;
+            }
+        }
+        (OpKind::Set, Reply::NotStored | Reply::Exists | Reply::NotFound) => {
+            if p.record {
+                st.sets += 1;
+                st.not_stored += 1;
+            }
+        }
+        _ => {
+            // A reply of the wrong kind: the server answered something else.
+            if p.record {
+                st.errors += 1;
+            }
+            return None;
+        }
+    }
+    if p.record {
+        st.ops += 1;
+        let from_intended = now.saturating_duration_since(p.intended).as_nanos();
+        st.latency
+            .saturating_record(u64::try_from(from_intended).unwrap_or(HIST_MAX_NS).max(1));
+        if run.interval.is_some() {
+            let from_sent = now.saturating_duration_since(p.sent).as_nanos();
+            st.service
+                .saturating_record(u64::try_from(from_sent).unwrap_or(HIST_MAX_NS).max(1));
+        }
+    }
+    fill
+}
+
+/// One connected session of the measured phase. Returns `Ok` when this
+/// connection's share of the trace is done, `Err` when the connection broke
+/// (the caller counts the requests in flight as errors and reconnects).
+async fn session(
+    run: &Run,
+    stream: &mut TcpStream,
+    generator: &mut Generator,
+    cur: &mut Cursor,
+    pending: &mut VecDeque<Pending>,
+    st: &mut Stats,
+    live: &Live,
+) -> Result<(), ConnError> {
+    let rate = run.interval.is_some();
+    let mut wbuf = BytesMut::with_capacity(64 * 1024);
+    let mut rbuf = BytesMut::with_capacity(64 * 1024);
+    let send_timer = tokio::time::sleep_until(cur.next_intended.into());
+    tokio::pin!(send_timer);
+    let mut send_deadline = cur.next_intended;
+    let stall_timer = tokio::time::sleep(run.timeout);
+    tokio::pin!(stall_timer);
+    let mut last_progress = Instant::now();
+
+    loop {
+        let now = Instant::now();
+        // Fill the window.
+        if run.cache_aside {
+            // Lock-step: a new batch only once the last one is answered.
+            if pending.is_empty() {
+                while let Some((key, record)) = cur.fills.pop_front() {
+                    generator.encode_set(&mut wbuf, key);
+                    let op = Op {
+                        kind: OpKind::Set,
+                        key,
+                        nkeys: 1,
+                        scan: false,
+                    };
+                    pending.push_back(Pending {
+                        intended: now,
+                        sent: now,
+                        op,
+                        record,
+                    });
+                }
+                let mut gets = 0;
+                while gets < run.depth && cur.more(now, false) {
+                    let op = generator.next_get(&mut wbuf);
+                    let record = cur.issued >= cur.warmup;
+                    cur.issued += 1;
+                    gets += 1;
+                    pending.push_back(Pending {
+                        intended: now,
+                        sent: now,
+                        op,
+                        record,
+                    });
+                }
+            }
+        } else {
+            while pending.len() < run.depth
+                && cur.more(now, rate)
+                && (!rate || cur.next_intended <= now)
+            {
+                let op = generator.next_op(&mut wbuf);
+                let record = cur.issued >= cur.warmup;
+                cur.issued += 1;
+                let intended = if rate { cur.next_intended } else { now };
+                if let Some(iv) = run.interval {
+                    cur.next_intended += iv;
+                }
+                pending.push_back(Pending {
+                    intended,
+                    sent: now,
+                    op,
+                    record,
+                });
+            }
+        }
+        if !wbuf.is_empty() {
+            stream.write_all(&wbuf).await?;
+            wbuf.clear();
+            // Sending is progress too: a stall is only counted from here.
+            last_progress = now;
+        }
+        if pending.is_empty() {
+            if !cur.more(now, rate) && cur.fills.is_empty() {
+                return Ok(());
+            }
+            if rate {
+                tokio::time::sleep_until(cur.next_intended.into()).await;
+            }
+            continue;
+        }
+
+        // Wait for replies (and, in rate mode, for the next scheduled send).
+        let want_send = rate && pending.len() < run.depth && cur.more(now, rate);
+        if want_send && send_deadline != cur.next_intended {
+            send_deadline = cur.next_intended;
+            send_timer.as_mut().reset(send_deadline.into());
+        }
+        tokio::select! {
+            biased;
+            r = stream.read_buf(&mut rbuf) => match r {
+                Ok(0) => return Err(ConnError::Closed),
+                Ok(_) => {}
+                Err(e) => return Err(e.into()),
+            },
+            () = &mut send_timer, if want_send => continue,
+            () = &mut stall_timer => {
+                let now = Instant::now();
+                if now.duration_since(last_progress) >= run.timeout {
+                    return Err(ConnError::Stalled);
+                }
+                stall_timer.as_mut().reset((last_progress + run.timeout).into());
+                continue;
+            }
+        }
+        let now = Instant::now();
+        last_progress = now;
+        let (ops0, hits0, misses0, errors0) = (st.ops, st.hits, st.misses, st.errors);
+        while let Some((reply, n)) =
+            text::parse_reply(&rbuf).map_err(|g| ConnError::Garbage(g.0))?
+        {
+            rbuf.advance(n);
+            let Some(p) = pending.pop_front() else {
+                return Err(ConnError::Garbage("reply to no request".into()));
+            };
+            if let Some(key) = account(run, &p, reply, now, st) {
+                cur.fills.push_back((key, p.record));
+            }
+        }
+        live.ops.fetch_add(st.ops - ops0, Ordering::Relaxed);
+        live.hits.fetch_add(st.hits - hits0, Ordering::Relaxed);
+        live.misses
+            .fetch_add(st.misses - misses0, Ordering::Relaxed);
+        live.errors
+            .fetch_add(st.errors - errors0, Ordering::Relaxed);
+    }
+}
+
+/// One connection: connect, prefill, wait for the start, run its share of the
+/// trace, reconnecting after errors until its share or the time is up.
+async fn connection(
+    run: Arc<Run>,
+    idx: u64,
+    barrier: Arc<Barrier>,
+    mut start_rx: watch::Receiver<Option<Instant>>,
+    live: Arc<Live>,
+) -> Stats {
+    let mut st = Stats::new();
+    let mut generator = Generator::new(Arc::clone(&run.workload), run.seed, idx, run.connections);
+    let mut prefill_gen = Generator::new(
+        Arc::clone(&run.workload),
+        run.seed ^ 0x5eed_f111,
+        idx,
+        run.connections,
+    );
+    let setup = async {
+        let mut s = connect_retrying(run.addr, 50).await?;
+        if run.workload.key_count > 0 && run.prefill_depth > 0 {
+            prefill(&run, idx, &mut s, &mut prefill_gen, &mut st).await?;
+        }
+        Ok::<_, ConnError>(s)
+    }
+    .await;
+    // Everyone reaches the barrier, connected or not, so nobody waits forever.
+    barrier.wait().await;
+    let mut stream = match setup {
+        Ok(s) => Some(s),
+        Err(e) => {
+            st.conn_errors += 1;
+            st.last_error = Some(e.to_string());
+            None
+        }
+    };
+    let start = loop {
+        if let Some(t) = *start_rx.borrow_and_update() {
+            break t;
+        }
+        if start_rx.changed().await.is_err() {
+            return st;
+        }
+    };
+    let Some(first) = stream.take() else {
+        return st;
+    };
+    let mut stream = Some(first);
+
+    let offset = run.interval.map_or(Duration::ZERO, |iv| {
+        iv.mul_f64(idx as f64 / run.connections as f64)
+    });
+    let mut cur = Cursor {
+        issued: 0,
+        quota: run.requests.map(|n| run.share(n, idx)),
+        warmup: run.share(run.warmup, idx),
+        end: run.requests.is_none().then(|| start + run.duration),
+        next_intended: start + offset,
+        fills: VecDeque::new(),
+    };
+    let mut pending = VecDeque::with_capacity(run.depth * 2 + 8);
+    let mut failed_connects = 0u32;
+    loop {
+        let Some(s) = stream.as_mut() else {
+            // Reconnect after an error, unless the run is over.
+            if !cur.more(Instant::now(), false) || failed_connects > 100 {
+                return st;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            match connect(run.addr).await {
+                Ok(s) => {
+                    failed_connects = 0;
+                    stream = Some(s);
+                }
+                Err(e) => {
+                    failed_connects += 1;
+                    st.conn_errors += 1;
+                    st.last_error = Some(format!("connect: {e}"));
+                }
+            }
+            continue;
+        };
+        match session(
+            &run,
+            s,
+            &mut generator,
+            &mut cur,
+            &mut pending,
+            &mut st,
+            &live,
+        )
+        .await
+        {
+            Ok(()) => return st,
+            Err(e) => {
+                if matches!(e, ConnError::Stalled) {
+                    st.stalls += 1;
+                }
+                st.conn_errors += 1;
+                let lost = pending.iter().filter(|p| p.record).count() as u64;
+                st.errors += lost;
+                live.errors.fetch_add(lost, Ordering::Relaxed);
+                pending.clear();
+                cur.fills.clear();
+                st.last_error = Some(e.to_string());
+                stream = None;
+            }
+        }
+    }
+}
+
+/// Sends `stats` on a fresh connection and returns its fields; empty if the
+/// server does not answer within two seconds.
+async fn server_stats(addr: SocketAddr) -> BTreeMap<String, String> {
+    let fetch = async {
+        let mut s = connect(addr).await.ok()?;
+        s.write_all(b"stats\r\n").await.ok()?;
+        let mut buf = BytesMut::with_capacity(8192);
+        loop {
+            if s.read_buf(&mut buf).await.ok()? == 0 {
+                return None;
+            }
+            match text::parse_stats(&buf) {
+                Ok(Some(v)) => return Some(v.into_iter().collect()),
+                Ok(None) if buf.len() < 1 << 20 => {}
+                _ => return None,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), fetch)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Serialize)]
+struct Percentiles {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Self {
+        let us = |ns: u64| ns as f64 / 1000.0;
+        Percentiles {
+            p50: us(h.value_at_quantile(0.50)),
+            p90: us(h.value_at_quantile(0.90)),
+            p99: us(h.value_at_quantile(0.99)),
+            p999: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
+            mean: h.mean() / 1000.0,
+        }
+    }
+}
+
+/// The server's resource use over the measured phase.
+#[derive(Debug, Serialize)]
+struct ServerUse {
+    pid: u32,
+    cpu_secs: Option<f64>,
+    cpu_us_per_op: Option<f64>,
+    /// CPU seconds per wall second (1.0 = one core busy).
+    cpu_utilisation: Option<f64>,
+    rss_kib: Option<u64>,
+}
+
+/// The whole run, as printed with `--json`.
+#[derive(Debug, Serialize)]
+struct Report {
+    label: String,
+    mode: &'static str,
+    args: Args,
+    elapsed_secs: f64,
+    ops: u64,
+    ops_per_sec: f64,
+    gets: u64,
+    sets: u64,
+    multigets: u64,
+    get_keys: u64,
+    hits: u64,
+    misses: u64,
+    hit_ratio: Option<f64>,
+    /// Hit ratio of the keys read outside scans.
+    non_scan_hit_ratio: Option<f64>,
+    scan_keys: u64,
+    scan_hits: u64,
+    not_stored: u64,
+    errors: u64,
+    error_replies: u64,
+    conn_errors: u64,
+    stalls: u64,
+    last_error: Option<String>,
+    /// From the intended send time in rate mode, from the send otherwise.
+    latency_us: Percentiles,
+    /// Rate mode only: from the actual send.
+    service_latency_us: Option<Percentiles>,
+    prefill_sets: u64,
+    prefill_errors: u64,
+    prefill_secs: Option<f64>,
+    server: Option<ServerUse>,
+    loadgen_cpu_secs: Option<f64>,
+    loadgen_cpu_us_per_op: Option<f64>,
+    server_stats: BTreeMap<String, String>,
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+fn parse_args(args: &Args) -> Result<Run, String> {
+    let addr = args
+        .target
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {}: {e}", args.target))?
+        .find(|a| a.ip().is_loopback())
+        .ok_or_else(|| {
+            format!(
+                "{} is not a loopback address; this tool only loads local servers",
+                args.target
+            )
+        })?;
+    let dist: KeyDist = args.dist.parse()?;
+    let value_size: ValueSize = args.value_size.parse()?;
+    let mix: Mix = args.mix.parse()?;
+    if args.connections == 0 || args.depth == 0 {
+        return Err("--connections and --depth must be at least 1".into());
+    }
+    if args.keys == 0 {
+        return Err("--keys must be at least 1".into());
+    }
+    if !(args.duration.is_finite() && args.duration >= 0.0) {
+        return Err("--duration must be a number of seconds".into());
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err("--timeout must be a positive number of seconds".into());
+    }
+    let interval = match args.rate {
+        None => None,
+        Some(r) if r.is_finite() && r > 0.0 => {
+            Some(Duration::from_secs_f64(f64::from(args.connections) / r))
+        }
+        Some(r) => return Err(format!("bad --rate {r}")),
+    };
+    let workload = WorkloadConfig {
+        key_count: args.keys,
+        key_size: args.key_size,
+        dist,
+        value_size,
+        mix,
+        mget_size: args.mget_size,
+        scan_every: args.scan_every,
+        scan_len: args.scan_len,
+    };
+    workload.validate().map_err(|e| e.to_string())?;
+    Ok(Run {
+        addr,
+        depth: args.depth as usize,
+        prefill_depth: if args.prefill {
+            args.prefill_depth.max(1) as usize
+        } else {
+            0
+        },
+        cache_aside: args.cache_aside,
+        timeout: Duration::from_secs_f64(args.timeout),
+        interval,
+        connections: u64::from(args.connections),
+        duration: Duration::from_secs_f64(args.duration),
+        requests: args.requests,
+        warmup: args.warmup_requests,
+        seed: args.seed,
+        workload: Arc::new(workload),
+    })
+}
+
+fn print_human(r: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} {} ops in {:.2}s = {:.0} ops/s  (gets {} sets {} mgets {})",
+        r.mode, r.ops, r.elapsed_secs, r.ops_per_sec, r.gets, r.sets, r.multigets
+    )?;
+    if let Some(h) = r.hit_ratio {
+        write!(
+            out,
+            "hit ratio {:.4} ({} of {} keys)",
+            h, r.hits, r.get_keys
+        )?;
+        if let Some(n) = r.non_scan_hit_ratio.filter(|_| r.scan_keys > 0) {
+            write!(out, ", outside scans {n:.4}")?;
+        }
+        writeln!(out)?;
+    }
+    let l = &r.latency_us;
+    writeln!(
+        out,
+        "latency us: p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1} mean {:.1}{}",
+        l.p50,
+        l.p90,
+        l.p99,
+        l.p999,
+        l.max,
+        l.mean,
+        if r.service_latency_us.is_some() {
+            "  (from intended send time)"
+        } else {
+            ""
+        }
+    )?;
+    if let Some(s) = &r.service_latency_us {
+        writeln!(
+            out,
+            "service us: p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}  (from actual send)",
+            s.p50, s.p90, s.p99, s.p999, s.max
+        )?;
+    }
+    writeln!(
+        out,
+        "errors {} (error replies {}, connection errors {}, stalls {}), not stored {}{}",
+        r.errors,
+        r.error_replies,
+        r.conn_errors,
+        r.stalls,
+        r.not_stored,
+        r.last_error
+            .as_ref()
+            .map(|e| format!("; last: {e}"))
+            .unwrap_or_default()
+    )?;
+    if let Some(s) = r.prefill_secs {
+        writeln!(
+            out,
+            "prefill {} sets in {:.2}s, {} not stored",
+            r.prefill_sets, s, r.prefill_errors
+        )?;
+    }
+    if let Some(s) = &r.server {
+        writeln!(
+            out,
+            "server pid {}: cpu {} s, {} us/op, utilisation {}, rss {} KiB",
+            s.pid,
+            s.cpu_secs.map_or("?".into(), |v| format!("{v:.2}")),
+            s.cpu_us_per_op.map_or("?".into(), |v| format!("{v:.2}")),
+            s.cpu_utilisation.map_or("?".into(), |v| format!("{v:.2}")),
+            s.rss_kib.map_or("?".into(), |v| v.to_string()),
+        )?;
+    }
+    if let Some(c) = r.loadgen_cpu_us_per_op {
+        writeln!(out, "loadgen cpu {c:.2} us/op")?;
+    }
+    if let (Some(items), Some(ev)) = (
+        r.server_stats.get("curr_items"),
+        r.server_stats.get("evictions"),
+    ) {
+        writeln!(out, "server curr_items {items} evictions {ev}")?;
+    }
+    Ok(())
+}
+
+async fn run_all(args: Args, run: Run) -> Result<Report, String> {
+    let run = Arc::new(run);
+    let live = Arc::new(Live::default());
+    let n = run.connections as usize;
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let (start_tx, start_rx) = watch::channel(None);
+    let ticks = procfs::clock_ticks();
+    let server_pid = args.server_pid.map(|p| p.to_string());
+
+    let prefill_t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for idx in 0..run.connections {
+        tasks.push(tokio::spawn(connection(
+            Arc::clone(&run),
+            idx,
+            Arc::clone(&barrier),
+            start_rx.clone(),
+            Arc::clone(&live),
+        )));
+    }
+    barrier.wait().await;
+    let prefill_secs = (run.prefill_depth > 0).then(|| prefill_t0.elapsed().as_secs_f64());
+
+    let server_cpu0 = server_pid
+        .as_deref()
+        .and_then(|p| procfs::cpu_time(p, ticks));
+    let self_cpu0 = procfs::cpu_time("self", ticks);
+    let t0 = Instant::now();
+    // Receivers live in the tasks; a send error only means all have ended.
+    let _ = start_tx.send(Some(t0));
+
+    let done = Arc::new(AtomicBool::new(false));
+    let progress = (!args.quiet).then(|| {
+        let live = Arc::clone(&live);
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(
+                (t0 + Duration::from_secs(1)).into(),
+                Duration::from_secs(1),
+            );
+            let mut last = 0u64;
+            let mut secs = 0u64;
+            loop {
+                tick.tick().await;
+                if done.load(Ordering::Relaxed) {
+                    break;
+                }
+                secs += 1;
+                let ops = live.ops.load(Ordering::Relaxed);
+                let hits = live.hits.load(Ordering::Relaxed);
+                let misses = live.misses.load(Ordering::Relaxed);
+                let errs = live.errors.load(Ordering::Relaxed);
+                let hr =
+                    ratio(hits, hits + misses).map_or("-".into(), |h| format!("{:.2}%", h * 100.0));
+                eprintln!(
+                    "[{secs:>4}s] {:>9} ops/s  total {ops:>11}  hit {hr}  errors {errs}",
+                    ops - last
+                );
+                last = ops;
+            }
+        })
+    });
+
+    let mut total = Stats::new();
+    for t in tasks {
+        match t.await {
+            Ok(s) => total.merge(&s),
+            Err(e) => {
+                total.errors += 1;
+                total.last_error = Some(format!("connection task failed: {e}"));
+            }
+        }
+    }
+    let elapsed = t0.elapsed();
+    done.store(true, Ordering::Relaxed);
+    if let Some(p) = progress {
+        p.abort();
+    }
+    let server_cpu1 = server_pid
+        .as_deref()
+        .and_then(|p| procfs::cpu_time(p, ticks));
+    let self_cpu1 = procfs::cpu_time("self", ticks);
+    let stats = server_stats(run.addr).await;
+
+    let secs = elapsed.as_secs_f64();
+    let per_op = |d: Option<Duration>| {
+        d.and_then(|d| (total.ops > 0).then(|| d.as_secs_f64() * 1e6 / total.ops as f64))
+    };
+    let server = args.server_pid.map(|pid| {
+        let cpu = server_cpu0
+            .zip(server_cpu1)
+            .map(|(a, b)| b.saturating_sub(a));
+        ServerUse {
+            pid,
+            cpu_secs: cpu.map(|c| c.as_secs_f64()),
+            cpu_us_per_op: per_op(cpu),
+            cpu_utilisation: cpu.and_then(|c| (secs > 0.0).then(|| c.as_secs_f64() / secs)),
+            rss_kib: procfs::rss_kib(&pid.to_string()),
+        }
+    });
+    let self_cpu = self_cpu0.zip(self_cpu1).map(|(a, b)| b.saturating_sub(a));
+    let mode = if run.cache_aside {
+        "cache-aside"
+    } else if run.interval.is_some() {
+        "fixed-rate"
+    } else {
+        "closed-loop"
+    };
+    let rate_mode = run.interval.is_some();
+    Ok(Report {
+        label: args.label.clone(),
+        mode,
+        elapsed_secs: secs,
+        ops: total.ops,
+        ops_per_sec: if secs > 0.0 {
+            total.ops as f64 / secs
+        } else {
+            0.0
+        },
+        gets: total.gets,
+        sets: total.sets,
+        multigets: total.mgets,
+        get_keys: total.get_keys,
+        hits: total.hits,
+        misses: total.misses,
+        hit_ratio: ratio(total.hits, total.get_keys),
+        non_scan_hit_ratio: ratio(
+            total.hits - total.scan_hits,
+            total.get_keys - total.scan_keys,
+        ),
+        scan_keys: total.scan_keys,
+        scan_hits: total.scan_hits,
+        not_stored: total.not_stored,
+        errors: total.errors,
+        error_replies: total.error_replies,
+        conn_errors: total.conn_errors,
+        stalls: total.stalls,
+        last_error: total.last_error.clone(),
+        latency_us: Percentiles::of(&total.latency),
+        service_latency_us: rate_mode.then(|| Percentiles::of(&total.service)),
+        prefill_sets: total.prefill_sets,
+        prefill_errors: total.prefill_errors,
+        prefill_secs,
+        server,
+        loadgen_cpu_secs: self_cpu.map(|c| c.as_secs_f64()),
+        loadgen_cpu_us_per_op: per_op(self_cpu),
+        server_stats: stats,
+        args,
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let run = match parse_args(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ringcache-loadgen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ringcache-loadgen: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let json = args.json;
+    let report = match runtime.block_on(run_all(args, run)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ringcache-loadgen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let human = if json {
+        print_human(&report, &mut std::io::stderr())
+    } else {
+        print_human(&report, &mut std::io::stdout())
+    };
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("ringcache-loadgen: cannot encode the report: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if human.is_err() {
+        return ExitCode::from(2);
+    }
+    // Nothing at all succeeded: the target was down or not memcached.
+    if report.ops == 0 && (report.errors > 0 || report.conn_errors > 0) {
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
