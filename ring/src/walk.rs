@@ -6,8 +6,9 @@ use crate::{Node, NodeId, Ring};
 /// owner first (the node [`Ring::lookup`] returns), then each next node met
 /// walking clockwise, skipping virtual nodes of nodes already yielded.
 ///
-/// Created by [`Ring::replica_ids`]. It borrows the ring and allocates one
-/// bit per node to remember which nodes it has yielded; it never copies points.
+/// Created by [`Ring::replica_ids`]. It borrows the ring and remembers the
+/// nodes it has yielded in one bit per node, kept inline up to 256 nodes and
+/// allocated beyond; it never copies points.
 #[derive(Debug, Clone)]
 pub struct ReplicaIds<'a> {
     ring: &'a Ring,
@@ -17,7 +18,44 @@ pub struct ReplicaIds<'a> {
     remaining_points: usize,
     /// Nodes still to yield.
     wanted: usize,
-    seen: Vec<u64>,
+    seen: Seen,
+}
+
+/// Words of the inline bit set: 256 nodes without allocating.
+const INLINE_WORDS: usize = 4;
+
+/// A bit per node.
+#[derive(Debug, Clone)]
+enum Seen {
+    Inline([u64; INLINE_WORDS]),
+    Heap(Vec<u64>),
+}
+
+impl Seen {
+    fn new(nodes: usize) -> Self {
+        let words = nodes.div_ceil(64);
+        if words <= INLINE_WORDS {
+            Seen::Inline([0; INLINE_WORDS])
+        } else {
+            Seen::Heap(vec![0; words])
+        }
+    }
+
+    /// Marks `id`; true if it was not marked before.
+    fn insert(&mut self, id: u32) -> bool {
+        let words: &mut [u64] = match self {
+            Seen::Inline(w) => w,
+            Seen::Heap(w) => w,
+        };
+        let bit = 1u64 << (id % 64);
+        match words.get_mut(id as usize / 64) {
+            Some(w) if *w & bit == 0 => {
+                *w |= bit;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl<'a> ReplicaIds<'a> {
@@ -28,7 +66,7 @@ impl<'a> ReplicaIds<'a> {
             cursor: start.unwrap_or(0),
             remaining_points: if start.is_some() { continuum.len() } else { 0 },
             wanted: n.min(ring.holder_count()),
-            seen: vec![0; ring.nodes().len().div_ceil(64)],
+            seen: Seen::new(ring.nodes().len()),
         }
     }
 }
@@ -45,13 +83,9 @@ impl Iterator for ReplicaIds<'_> {
             if self.cursor == continuum.len() {
                 self.cursor = 0;
             }
-            let (word, bit) = (owner as usize / 64, 1u64 << (owner % 64));
-            if let Some(w) = self.seen.get_mut(word) {
-                if *w & bit == 0 {
-                    *w |= bit;
-                    self.wanted -= 1;
-                    return Some(NodeId(owner));
-                }
+            if self.seen.insert(owner) {
+                self.wanted -= 1;
+                return Some(NodeId(owner));
             }
         }
         None
@@ -144,6 +178,18 @@ mod tests {
         let all = names(ring.replicas(b"k", 5));
         assert_eq!(all.len(), 2);
         assert!(!all.contains(&"drained"));
+    }
+
+    #[test]
+    fn many_nodes_use_the_heap_bit_set() {
+        let ring = Ring::with_scheme((0..300).map(|i| Node::new(format!("n{i}"))), Scheme::Ketama)
+            .unwrap();
+        let all = names(ring.replicas(b"k", 1000));
+        assert_eq!(all.len(), 300);
+        let mut dedup = all.clone();
+        dedup.sort_unstable();
+        dedup.dedup();
+        assert_eq!(dedup.len(), 300);
     }
 
     #[test]
