@@ -58,9 +58,6 @@
 //! memcached's admin verbs beyond passing them through as
 //! [`Request::Admin`].
 
-// Temporary until the parser lands (next commit) and uses the helpers.
-#![allow(dead_code)]
-
 mod codec;
 mod error;
 mod limits;
@@ -68,6 +65,9 @@ pub mod meta;
 mod request;
 mod response;
 mod text;
+
+#[cfg(test)]
+mod testing;
 
 pub use crate::codec::ServerCodec;
 pub use crate::error::ProtocolError;

@@ -63,6 +63,35 @@ pub(crate) fn decode(src: &[u8]) -> Option<Bytes> {
     }
 }
 
+/// The length [`decode`] would produce, without allocating; `None` where
+/// it would fail.
+pub(crate) fn decoded_len(src: &[u8]) -> Option<usize> {
+    let count = src.iter().filter(|&&c| sextet(c).is_some()).count();
+    if count == 0 || count % 4 != 0 {
+        return None;
+    }
+    let (mut len, mut n, mut pad) = (0usize, 0, 0);
+    for &c in src {
+        if sextet(c).is_none() {
+            continue;
+        }
+        if c == b'=' {
+            pad += 1;
+        }
+        n += 1;
+        if n == 4 {
+            n = 0;
+            match pad {
+                0 => len += 3,
+                1 => return Some(len + 2),
+                2 => return Some(len + 1),
+                _ => return None,
+            }
+        }
+    }
+    (len > 0).then_some(len)
+}
+
 /// Appends the padded encoding of `src` to `dst`.
 pub(crate) fn encode_into(src: &[u8], dst: &mut BytesMut) {
     dst.reserve(src.len().div_ceil(3) * 4);
@@ -103,5 +132,17 @@ mod tests {
         // decoding stops after the first padded block
         assert_eq!(decode(b"Zg==Zm9v").as_deref(), Some(&b"f"[..]));
         assert_eq!(decode(b"Z==="), None);
+        for s in [
+            &b"Zm9v"[..],
+            b"Zm!9v",
+            b"Zm9",
+            b"",
+            b"Zg==Zm9v",
+            b"Z===",
+            b"====",
+            b"AA==",
+        ] {
+            assert_eq!(decoded_len(s), decode(s).map(|d| d.len()), "{s:?}");
+        }
     }
 }

@@ -11,5 +11,6 @@
 
 pub(crate) mod base64;
 pub(crate) mod flags;
+pub(crate) mod parse;
 
 pub use self::flags::{ArithmeticMode, FlagOrder, SetMode, MAX_META_FLAGS};

@@ -62,3 +62,76 @@ pub struct Admin {
     /// The remaining tokens.
     pub args: Vec<Bytes>,
 }
+
+use crate::request::{Command, Reason, Rejection, Request};
+use crate::text::number::{parse_i32, parse_u32};
+use crate::text::tokens::Tokens;
+
+fn rest(frame: &Bytes, t: &Tokens<'_>, from: usize) -> Vec<Bytes> {
+    (from..t.ntokens() - 1)
+        .map(|i| frame.slice(t.span(i)))
+        .collect()
+}
+
+pub(crate) fn parse_flush_all(t: &Tokens<'_>) -> Request {
+    let cmd = Some(Command::FlushAll);
+    let n = t.ntokens();
+    if !(2..=4).contains(&n) {
+        return Request::Invalid(Rejection::new(Reason::UnknownCommand, cmd));
+    }
+    let noreply = t.noreply();
+    let mut delay = None;
+    if n != if noreply { 3 } else { 2 } {
+        match parse_i32(t.get(1)) {
+            Some(v) => delay = Some(i64::from(v)),
+            None => {
+                return Request::Invalid(Rejection {
+                    reason: Reason::InvalidExptime,
+                    noreply,
+                    command: cmd,
+                })
+            }
+        }
+    }
+    Request::FlushAll(FlushAll { delay, noreply })
+}
+
+pub(crate) fn parse_verbosity(t: &Tokens<'_>) -> Request {
+    let cmd = Some(Command::Verbosity);
+    let n = t.ntokens();
+    if n != 3 && n != 4 {
+        return Request::Invalid(Rejection::new(Reason::UnknownCommand, cmd));
+    }
+    let noreply = t.noreply();
+    match parse_u32(t.get(1)) {
+        Some(level) => Request::Verbosity(Verbosity { level, noreply }),
+        None => Request::Invalid(Rejection {
+            reason: Reason::BadCommandLineFormat,
+            noreply,
+            command: cmd,
+        }),
+    }
+}
+
+pub(crate) fn parse_stats(frame: &Bytes, t: &Tokens<'_>) -> Request {
+    let group = (t.ntokens() > 2).then(|| frame.slice(t.span(1)));
+    Request::Stats(Stats {
+        group,
+        args: rest(frame, t, 2),
+    })
+}
+
+pub(crate) fn parse_shutdown(t: &Tokens<'_>) -> Request {
+    Request::Shutdown(match t.ntokens() {
+        2 => Shutdown::Immediate,
+        3 if t.get(1) == b"graceful" => Shutdown::Graceful,
+        _ => Shutdown::InvalidMode,
+    })
+}
+
+pub(crate) fn parse_admin(frame: &Bytes, t: &Tokens<'_>) -> Request {
+    Request::Admin(Admin {
+        command: frame.slice(t.span(0)),
+        args: rest(frame, t, 1),
+    })
+}

@@ -17,3 +17,40 @@ pub struct Arithmetic {
     /// Withhold the reply.
     pub noreply: bool,
 }
+
+use crate::limits::MAX_KEY_LEN;
+use crate::request::{Command, Reason, Rejection, Request};
+use crate::text::number::parse_u64;
+use crate::text::tokens::Tokens;
+
+pub(crate) fn parse(frame: &Bytes, t: &Tokens<'_>, command: Command) -> Request {
+    let n = t.ntokens();
+    if n != 4 && n != 5 {
+        return Request::Invalid(Rejection::new(Reason::UnknownCommand, Some(command)));
+    }
+    let noreply = t.noreply();
+    let reject = |reason| {
+        Request::Invalid(Rejection {
+            reason,
+            noreply,
+            command: Some(command),
+        })
+    };
+    let key = t.span(1);
+    if key.len() > MAX_KEY_LEN {
+        return reject(Reason::BadCommandLineFormat);
+    }
+    let Some(delta) = parse_u64(t.get(2)) else {
+        return reject(Reason::InvalidDelta);
+    };
+    let a = Arithmetic {
+        key: frame.slice(key),
+        delta,
+        noreply,
+    };
+    if command == Command::Decr {
+        Request::Decr(a)
+    } else {
+        Request::Incr(a)
+    }
+}

@@ -6,6 +6,7 @@ mod arithmetic;
 mod delete;
 mod get;
 mod meta;
+mod parse;
 mod rejection;
 mod store;
 mod touch;
@@ -225,7 +226,9 @@ impl Request {
     ///   `flush_all`, `verbosity`): *every* reply is withheld, errors
     ///   included (`SERVER_ERROR`, `CLIENT_ERROR`, `NOT_FOUND`...);
     /// - `mg q`: `EN` only; `ms q`: `HD` only; `md q`: `HD` only (`NF` is
-    ///   still sent); `ma q`: the success reply (`HD` or `VA`) only;
+    ///   still sent); `ma q`: the success reply (`HD` or `VA`) to an
+    ///   existing counter only (not `NF`, `EX`, nor the reply to a counter
+    ///   `N` just created, see [`ReturnValues::vivified`](crate::ReturnValues::vivified));
     /// - [`Request::Invalid`] / [`Request::TooLarge`]: their `noreply`;
     /// - everything else: never. [`Response::NoReply`] is never sent.
     ///
@@ -242,9 +245,9 @@ impl Request {
         if matches!(response, Response::NoReply) {
             return true;
         }
-        let meta_status = match response {
-            Response::Meta(m) => Some(m.status),
-            _ => None,
+        let (meta_status, vivified) = match response {
+            Response::Meta(m) => (Some(m.status), m.flags.vivified),
+            _ => (None, false),
         };
         match self {
             Request::Set(s)
@@ -262,7 +265,9 @@ impl Request {
             Request::MetaSet(m) => m.flags.quiet && meta_status == Some(MetaStatus::Hd),
             Request::MetaDelete(m) => m.flags.quiet && meta_status == Some(MetaStatus::Hd),
             Request::MetaArithmetic(m) => {
-                m.flags.quiet && matches!(meta_status, Some(MetaStatus::Hd | MetaStatus::Va))
+                m.flags.quiet
+                    && !vivified
+                    && matches!(meta_status, Some(MetaStatus::Hd | MetaStatus::Va))
             }
             Request::TooLarge(t) => t.noreply,
             Request::Invalid(r) => r.noreply,
@@ -330,8 +335,7 @@ pub struct Parsed {
 /// assert!(buf.is_empty());
 /// ```
 pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
-    let _ = (buf, limits);
-    Ok(None)
+    Ok(parse::parse(buf, limits))
 }
 
 /// A sans-IO, stateful request decoder: [`parse_request`] plus the discard

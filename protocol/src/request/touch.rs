@@ -12,3 +12,36 @@ pub struct Touch {
     /// Withhold the reply.
     pub noreply: bool,
 }
+
+use crate::limits::MAX_KEY_LEN;
+use crate::request::{Command, Reason, Rejection, Request};
+use crate::text::number::parse_i32;
+use crate::text::tokens::Tokens;
+
+pub(crate) fn parse(frame: &Bytes, t: &Tokens<'_>) -> Request {
+    let cmd = Some(Command::Touch);
+    let n = t.ntokens();
+    if n != 4 && n != 5 {
+        return Request::Invalid(Rejection::new(Reason::UnknownCommand, cmd));
+    }
+    let noreply = t.noreply();
+    let reject = |reason| {
+        Request::Invalid(Rejection {
+            reason,
+            noreply,
+            command: cmd,
+        })
+    };
+    let key = t.span(1);
+    if key.len() > MAX_KEY_LEN {
+        return reject(Reason::BadCommandLineFormat);
+    }
+    let Some(exptime) = parse_i32(t.get(2)) else {
+        return reject(Reason::InvalidExptime);
+    };
+    Request::Touch(Touch {
+        key: frame.slice(key),
+        exptime: i64::from(exptime),
+        noreply,
+    })
+}

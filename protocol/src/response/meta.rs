@@ -103,6 +103,11 @@ pub struct ReturnValues {
     pub stale: bool,
     /// `W`: this client won the recache token.
     pub won: bool,
+    /// Not written. Set when `ma` created the item through `N` (vivify):
+    /// memcached 1.6.18 does not let `q` withhold that reply, only the
+    /// reply to an existing counter. Read by
+    /// [`Request::suppresses`](crate::Request::suppresses).
+    pub vivified: bool,
 }
 
 /// The `me` reply:
