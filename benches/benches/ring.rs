@@ -36,13 +36,6 @@ fn ring(n: usize, scheme: Scheme) -> Ring {
     Ring::with_scheme(nodes(n), scheme).expect("valid node list")
 }
 
-fn scheme_name(scheme: Scheme) -> &'static str {
-    match scheme {
-        Scheme::Ketama => "ketama",
-        _ => "xxh3",
-    }
-}
-
 /// Distinct fixed-length keys, `key:<16 hex digits>`, in one flat buffer.
 fn key_pool() -> Vec<[u8; KEY_LEN]> {
     let mut x = 0x2545_f491_4f6c_dd1du64;
@@ -66,7 +59,7 @@ fn lookup(c: &mut Criterion) {
     for scheme in [Scheme::Xxh3, Scheme::Ketama] {
         for n in [10, 100, 1000] {
             let ring = ring(n, scheme);
-            let id = BenchmarkId::new(scheme_name(scheme), n);
+            let id = BenchmarkId::new(scheme.as_str(), n);
             group.bench_with_input(id, &ring, |b, ring| {
                 let mut i = 0usize;
                 b.iter(|| {
@@ -97,7 +90,7 @@ fn build(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(8));
     for scheme in [Scheme::Xxh3, Scheme::Ketama] {
         let list = nodes(1000);
-        group.bench_function(BenchmarkId::new(scheme_name(scheme), 1000), |b| {
+        group.bench_function(BenchmarkId::new(scheme.as_str(), 1000), |b| {
             b.iter(|| Ring::with_scheme(black_box(list.clone()), scheme).expect("valid"));
         });
     }
@@ -110,7 +103,7 @@ fn diff_100(c: &mut Criterion) {
     for scheme in [Scheme::Xxh3, Scheme::Ketama] {
         let old = ring(100, scheme);
         let new = old.with_node(Node::new("10.9.9.9:11211")).expect("new name");
-        group.bench_function(BenchmarkId::new(scheme_name(scheme), "100+1"), |b| {
+        group.bench_function(BenchmarkId::new(scheme.as_str(), "100+1"), |b| {
             b.iter(|| diff(black_box(&old), black_box(&new)).expect("same scheme").moved());
         });
     }

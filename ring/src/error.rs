@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// Why a [`Ring`](crate::Ring) could not be built, or two rings could not be compared.
+/// Why a [`Ring`](crate::Ring) could not be built, two rings could not be
+/// compared, or a scheme name was not understood.
 ///
 /// Looking a key up never fails: an empty ring answers `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub enum RingError {
     /// [`Ring::with_weight`](crate::Ring::with_weight) named a node the ring
     /// does not hold.
     UnknownNode(String),
+    /// A scheme name other than `xxh3` or `ketama`.
+    UnknownScheme(String),
     /// [`diff`](crate::diff) was asked to compare rings of different schemes:
     /// their key hashes differ, so nearly every key moves and arcs cannot be compared.
     SchemeMismatch,
@@ -55,6 +58,9 @@ impl fmt::Display for RingError {
                 write!(f, "{nodes} nodes is more than the limit of {max}")
             }
             RingError::UnknownNode(name) => write!(f, "no node named {name:?} on the ring"),
+            RingError::UnknownScheme(name) => {
+                write!(f, "unknown placement scheme {name:?}: expected xxh3 or ketama")
+            }
             RingError::SchemeMismatch => {
                 f.write_str("cannot diff rings built with different placement schemes")
             }

@@ -109,12 +109,12 @@
 //! compatibility; use `Xxh3` otherwise.
 //!
 //! Known limit: when two points of different servers collide on the same
-//! 32-bit value, libmemcached prefers the server listed first and twemproxy's
-//! `qsort` leaves the order unspecified; ringcache prefers the name that
-//! sorts first. This matches libmemcached when its server list is sorted by
-//! name (`MEMCACHED_BEHAVIOR_SORT_HOSTS`). Collisions are rare (about
-//! `(160·n)² / 2^33`: 3 % of 100-node pools have one) and each moves a
-//! single point's arc, about `1/(160·n)` of the keys.
+//! 32-bit value, libmemcached prefers the server that comes first in its
+//! server list and twemproxy's `qsort` leaves the order unspecified;
+//! ringcache prefers the name that sorts first bytewise. To agree with
+//! libmemcached even then, give it the servers in ringcache's name order.
+//! Collisions are rare (about `(160·n)² / 2^33`: 3 % of 100-node pools have
+//! one) and each affects a single point's arc, about `1/(160·n)` of the keys.
 //!
 //! # The digest
 //!
@@ -232,6 +232,14 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The scheme's name as written in configuration: `xxh3` or `ketama`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Xxh3 => "xxh3",
+            Scheme::Ketama => "ketama",
+        }
+    }
+
     /// Bits of the circle: keys and points lie in `0..2^bits`.
     fn space_bits(self) -> u32 {
         match self {
@@ -254,6 +262,34 @@ impl Scheme {
             Scheme::Xxh3 => xxh3::key_hash(key),
             Scheme::Ketama => ketama::key_hash(key),
         }
+    }
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = RingError;
+
+    /// Parses `xxh3` or `ketama` (ASCII case ignored), the names
+    /// [`as_str`](Scheme::as_str) gives.
+    ///
+    /// ```
+    /// use ringcache_ring::Scheme;
+    ///
+    /// assert_eq!("ketama".parse::<Scheme>()?, Scheme::Ketama);
+    /// assert_eq!(Scheme::Xxh3.to_string(), "xxh3");
+    /// assert!("md5".parse::<Scheme>().is_err());
+    /// # Ok::<(), ringcache_ring::RingError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, RingError> {
+        [Scheme::Xxh3, Scheme::Ketama]
+            .into_iter()
+            .find(|scheme| scheme.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| RingError::UnknownScheme(s.to_owned()))
     }
 }
 
