@@ -78,7 +78,8 @@ fn lookup(c: &mut Criterion) {
         let mut i = 0usize;
         b.iter(|| {
             i = (i + 1) % KEY_POOL;
-            ring.replica_ids(black_box(&keys[i]), 3).fold(0, |acc, id| acc ^ id.index())
+            ring.replica_ids(black_box(&keys[i]), 3)
+                .fold(0, |acc, id| acc ^ id.index())
         });
     });
     group.finish();
@@ -102,9 +103,15 @@ fn diff_100(c: &mut Criterion) {
     group.sample_size(20);
     for scheme in [Scheme::Xxh3, Scheme::Ketama] {
         let old = ring(100, scheme);
-        let new = old.with_node(Node::new("10.9.9.9:11211")).expect("new name");
+        let new = old
+            .with_node(Node::new("10.9.9.9:11211"))
+            .expect("new name");
         group.bench_function(BenchmarkId::new(scheme.as_str(), "100+1"), |b| {
-            b.iter(|| diff(black_box(&old), black_box(&new)).expect("same scheme").moved());
+            b.iter(|| {
+                diff(black_box(&old), black_box(&new))
+                    .expect("same scheme")
+                    .moved()
+            });
         });
     }
     group.finish();
