@@ -28,6 +28,9 @@ fn decode_chunks(chunks: &[&[u8]], limits: Limits) -> (Vec<Request>, usize) {
 /// input into two reads, and one byte per read, gives the same.
 pub(crate) fn requests_with(input: &[u8], limits: Limits) -> Vec<Request> {
     let (whole, left) = decode_chunks(&[input], limits);
+    // after a closing request the unread rest depends on the reads
+    let closed = whole.last().is_some_and(Request::closes_connection);
+    let left = if closed { 0 } else { left };
     for at in 0..=input.len() {
         let (a, b) = input.split_at(at);
         let (split, split_left) = decode_chunks(&[a, b], limits);
@@ -37,7 +40,9 @@ pub(crate) fn requests_with(input: &[u8], limits: Limits) -> Vec<Request> {
             "split at {at} of {:?}",
             String::from_utf8_lossy(input)
         );
-        assert_eq!(split_left, left);
+        if !closed {
+            assert_eq!(split_left, left);
+        }
     }
     let bytes: Vec<&[u8]> = input.chunks(1).collect();
     let (one, one_left) = decode_chunks(&bytes, limits);
@@ -47,7 +52,9 @@ pub(crate) fn requests_with(input: &[u8], limits: Limits) -> Vec<Request> {
         "byte at a time: {:?}",
         String::from_utf8_lossy(input)
     );
-    assert_eq!(one_left, left);
+    if !closed {
+        assert_eq!(one_left, left);
+    }
     whole
 }
 

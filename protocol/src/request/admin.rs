@@ -135,3 +135,88 @@ pub(crate) fn parse_admin(frame: &Bytes, t: &Tokens<'_>) -> Request {
         args: rest(frame, t, 1),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{one, replies};
+
+    #[test]
+    fn flush_all() {
+        let f = |delay, noreply| Request::FlushAll(FlushAll { delay, noreply });
+        assert_eq!(one(b"flush_all\r\n"), f(None, false));
+        assert_eq!(one(b"flush_all noreply\r\n"), f(None, true));
+        assert_eq!(one(b"flush_all 10\r\n"), f(Some(10), false));
+        assert_eq!(one(b"flush_all 0 noreply\r\n"), f(Some(0), true));
+        assert_eq!(one(b"flush_all 0 junk\r\n"), f(Some(0), false));
+        for (input, reply) in [
+            (
+                "flush_all junk\r\n",
+                "CLIENT_ERROR invalid exptime argument\r\n",
+            ),
+            ("flush_all noreply noreply\r\n", ""),
+            ("flush_all 1 2 3\r\n", "ERROR\r\n"),
+        ] {
+            assert_eq!(replies(input.as_bytes()), reply, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn verbosity() {
+        let v = |level, noreply| Request::Verbosity(Verbosity { level, noreply });
+        assert_eq!(one(b"verbosity 1\r\n"), v(1, false));
+        assert_eq!(one(b"verbosity 1 2\r\n"), v(1, false));
+        assert_eq!(one(b"verbosity 1 noreply\r\n"), v(1, true));
+        for (input, reply) in [
+            ("verbosity\r\n", "ERROR\r\n"),
+            (
+                "verbosity x\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+            ),
+            ("verbosity noreply\r\n", ""),
+            ("verbosity 1 2 3\r\n", "ERROR\r\n"),
+        ] {
+            assert_eq!(replies(input.as_bytes()), reply, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn stats_version_quit_shutdown() {
+        assert_eq!(
+            one(b"stats\r\n"),
+            Request::Stats(Stats {
+                group: None,
+                args: vec![]
+            })
+        );
+        assert_eq!(
+            one(b"stats detail on\r\n"),
+            Request::Stats(Stats {
+                group: Some(Bytes::from_static(b"detail")),
+                args: vec![Bytes::from_static(b"on")]
+            })
+        );
+        assert_eq!(one(b"version junk\r\n"), Request::Version);
+        assert_eq!(one(b"quit\r\n"), Request::Quit);
+        assert_eq!(replies(b"quit junk\r\nversion\r\n"), "<quit>");
+        assert_eq!(one(b"shutdown\r\n"), Request::Shutdown(Shutdown::Immediate));
+        assert_eq!(
+            one(b"shutdown graceful\r\n"),
+            Request::Shutdown(Shutdown::Graceful)
+        );
+        assert_eq!(
+            one(b"shutdown x\r\n"),
+            Request::Shutdown(Shutdown::InvalidMode)
+        );
+        assert_eq!(
+            one(b"cache_memlimit 100\r\n"),
+            Request::Admin(Admin {
+                command: Bytes::from_static(b"cache_memlimit"),
+                args: vec![Bytes::from_static(b"100")]
+            })
+        );
+        assert_eq!(replies(b"cache_memlimit\r\n"), "ERROR\r\n");
+        assert_eq!(replies(b"lru\r\n"), "ERROR\r\n");
+        assert_eq!(replies(b"slabs\r\n"), "<admin>");
+    }
+}

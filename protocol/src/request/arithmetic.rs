@@ -54,3 +54,54 @@ pub(crate) fn parse(frame: &Bytes, t: &Tokens<'_>, command: Command) -> Request 
         Request::Incr(a)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{one, replies};
+
+    fn arith(key: &'static str, delta: u64, noreply: bool) -> Arithmetic {
+        Arithmetic {
+            key: Bytes::from_static(key.as_bytes()),
+            delta,
+            noreply,
+        }
+    }
+
+    #[test]
+    fn parses() {
+        assert_eq!(one(b"incr n 1\r\n"), Request::Incr(arith("n", 1, false)));
+        assert_eq!(
+            one(b"decr n 5 noreply\r\n"),
+            Request::Decr(arith("n", 5, true))
+        );
+        assert_eq!(
+            one(b"incr n 18446744073709551615\r\n"),
+            Request::Incr(arith("n", u64::MAX, false))
+        );
+        assert_eq!(
+            one(b"incr n -18446744073709551615\r\n"),
+            Request::Incr(arith("n", 1, false))
+        );
+        assert_eq!(
+            one(b"incr n 1 junk\r\n"),
+            Request::Incr(arith("n", 1, false))
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let bad = "CLIENT_ERROR invalid numeric delta argument\r\n";
+        for (input, reply) in [
+            ("incr n\r\n", "ERROR\r\n"),
+            ("incr n 1 2 3\r\n", "ERROR\r\n"),
+            ("incr n -1\r\n", bad),
+            ("incr n 18446744073709551616\r\n", bad),
+            ("decr n x\r\n", bad),
+            ("decr n x noreply\r\n", ""),
+            ("incrx n 1\r\n", "ERROR\r\n"),
+        ] {
+            assert_eq!(replies(input.as_bytes()), reply, "{input:?}");
+        }
+    }
+}

@@ -50,3 +50,45 @@ pub(crate) fn parse(frame: &Bytes, t: &Tokens<'_>) -> Request {
         noreply,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{one, replies};
+
+    fn del(key: &'static str, noreply: bool) -> Request {
+        Request::Delete(Delete {
+            key: Bytes::from_static(key.as_bytes()),
+            noreply,
+        })
+    }
+
+    #[test]
+    fn parses() {
+        assert_eq!(one(b"delete k\r\n"), del("k", false));
+        assert_eq!(one(b"delete k 0\r\n"), del("k", false));
+        assert_eq!(one(b"delete k noreply\r\n"), del("k", true));
+        assert_eq!(one(b"delete k 0 noreply\r\n"), del("k", true));
+    }
+
+    #[test]
+    fn refusals() {
+        let usage = "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n";
+        let long = "k".repeat(251);
+        for (input, reply) in [
+            ("delete\r\n", "ERROR\r\n"),
+            ("delete a x y z\r\n", "ERROR\r\n"),
+            ("delete a 1\r\n", usage),
+            ("delete a 0 0\r\n", usage),
+            // the usage error is withheld under noreply
+            ("delete a 1 noreply\r\n", ""),
+            (
+                &format!("delete {long}\r\n"),
+                "CLIENT_ERROR bad command line format\r\n",
+            ),
+            (&format!("delete {long} noreply\r\n"), ""),
+        ] {
+            assert_eq!(replies(input.as_bytes()), reply, "{input:?}");
+        }
+    }
+}

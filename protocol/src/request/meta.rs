@@ -461,3 +461,296 @@ pub(crate) fn build_set(frame: &Bytes, head: MetaSetHead, value: Range<usize>) -
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::testing::{one, replies, replies_with, requests_with};
+
+    fn mg(input: &str) -> MetaGet {
+        match one(input.as_bytes()) {
+            Request::MetaGet(m) => m,
+            other => panic!("{input:?} -> {other:?}"),
+        }
+    }
+
+    #[test]
+    fn meta_get_flags() {
+        let m = mg("mg k s v t f c k Oxyz h l q u N30 R5 T-1\r\n");
+        assert_eq!(&m.key[..], b"k");
+        assert_eq!(m.flags.order.as_slice(), b"svtfckOhlquNRT");
+        assert!(m.flags.value && m.flags.quiet && m.flags.no_update && !m.flags.base64);
+        assert!(m.flags.returns(b's') && m.flags.returns(b'h') && !m.flags.returns(b'W'));
+        assert_eq!(m.flags.opaque.as_deref(), Some(&b"xyz"[..]));
+        assert_eq!(
+            (m.flags.vivify, m.flags.recache, m.flags.ttl),
+            (Some(30), Some(5), Some(-1))
+        );
+        // base64 keys are decoded
+        let m = mg("mg Zm9v b k\r\n");
+        assert_eq!(&m.key[..], b"foo");
+        assert!(m.flags.base64);
+        // letters that mg ignores are still accepted (one pre-parse for all)
+        let m = mg("mg k F5 C1 Mx J1 D1 I P L\r\n");
+        assert_eq!(m.flags.order.len(), 8);
+        // a bare flag with trailing junk is just the flag
+        assert!(mg("mg k vjunk\r\n").flags.value);
+    }
+
+    #[test]
+    fn meta_get_refusals() {
+        let long = "k".repeat(251);
+        let opaque31 = format!("mg k O{}\r\n", "1".repeat(31));
+        let opaque32 = format!("mg k O{}\r\n", "1".repeat(32));
+        let flags17: String = (0..17).map(|_| " v").collect();
+        let flags18: String = (0..18).map(|_| " v").collect();
+        for (input, reply) in [
+            ("mg\r\n", "ERROR\r\n"),
+            ("mg k s s\r\n", "CLIENT_ERROR duplicate flag\r\n"),
+            ("mg k E\r\n", "CLIENT_ERROR invalid flag\r\n"),
+            ("mg k x\r\n", "CLIENT_ERROR invalid flag\r\n"),
+            ("mg k 0\r\n", "CLIENT_ERROR invalid flag\r\n"),
+            ("mg k \u{7f}\r\n", "CLIENT_ERROR duplicate flag\r\n"),
+            (
+                "mg k Nx\r\n",
+                "CLIENT_ERROR bad token in command line format\r\n",
+            ),
+            (
+                "mg k T\r\n",
+                "CLIENT_ERROR bad token in command line format\r\n",
+            ),
+            ("mg k Fx\r\n", "CLIENT_ERROR bad command line format\r\n"),
+            // the last error wins; an unknown flag stops at once
+            (
+                "mg k Nx Fx\r\n",
+                "CLIENT_ERROR bad token in command line format\r\n",
+            ),
+            (
+                "mg k Nx Mxx\r\n",
+                "CLIENT_ERROR incorrect length for M token\r\n",
+            ),
+            ("mg k Nx Z\r\n", "CLIENT_ERROR invalid flag\r\n"),
+            (
+                "mg k M\r\n",
+                "CLIENT_ERROR incorrect length for M token\r\n",
+            ),
+            ("mg k b\r\n", "CLIENT_ERROR error decoding key\r\n"),
+            (&opaque31, "<mg>"),
+            (&opaque32, "CLIENT_ERROR opaque token too long\r\n"),
+            (
+                &format!("mg {long} v\r\n"),
+                "CLIENT_ERROR bad command line format\r\n",
+            ),
+            (
+                &format!("mg k{flags17}\r\n"),
+                "CLIENT_ERROR duplicate flag\r\n",
+            ),
+            (
+                &format!("mg k{flags18}\r\n"),
+                "CLIENT_ERROR options flags are too long\r\n",
+            ),
+            ("mx k\r\n", "ERROR\r\n"),
+            ("mgg k\r\n", "ERROR\r\n"),
+        ] {
+            assert_eq!(replies(input.as_bytes()), reply, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn meta_set() {
+        let Request::MetaSet(m) = one(b"ms k 3 T10 F5 C9 I MR q k c Oab\r\nabc\r\n") else {
+            panic!()
+        };
+        assert_eq!((&m.key[..], &m.value[..]), (&b"k"[..], &b"abc"[..]));
+        let f = &m.flags;
+        assert_eq!(
+            (f.ttl, f.client_flags, f.compare_cas),
+            (Some(10), 5, Some(9))
+        );
+        assert!(f.invalidate && f.quiet && f.returns(b'k') && f.returns(b'c'));
+        assert_eq!(f.mode, SetMode::Replace);
+        assert_eq!(f.opaque.as_deref(), Some(&b"ab"[..]));
+        for (mode, want) in [
+            ("MS", SetMode::Set),
+            ("ME", SetMode::Add),
+            ("MA", SetMode::Append),
+            ("MP", SetMode::Prepend),
+            ("MR", SetMode::Replace),
+        ] {
+            let Request::MetaSet(m) = one(format!("ms k 1 {mode}\r\nx\r\n").as_bytes()) else {
+                panic!()
+            };
+            assert_eq!(m.flags.mode, want);
+        }
+        let Request::MetaSet(m) = one(b"ms Zm9v 1 b\r\nx\r\n") else {
+            panic!()
+        };
+        assert_eq!(&m.key[..], b"foo");
+        // the length is a truncated 32-bit strtol, like classic set
+        let Request::MetaSet(m) = one(b"ms k 4294967297\r\nx\r\n") else {
+            panic!()
+        };
+        assert_eq!(&m.value[..], b"x");
+    }
+
+    #[test]
+    fn meta_set_refusals() {
+        let bclf = "CLIENT_ERROR bad command line format\r\n";
+        let flags16: String = (0..16).map(|i| format!(" O{i}")).collect();
+        let flags17: String = (0..17).map(|i| format!(" O{i}")).collect();
+        for (input, reply) in [
+            ("ms\r\n", "ERROR\r\n".to_string()),
+            // refused before the block: the block is read as a command
+            ("ms k\r\nxx\r\n", format!("{bclf}ERROR\r\n")),
+            ("ms k x\r\nxx\r\n", format!("{bclf}ERROR\r\n")),
+            ("ms k -1\r\nxx\r\n", format!("{bclf}ERROR\r\n")),
+            (
+                &format!("ms k 2{flags17}\r\nxx\r\n"),
+                "CLIENT_ERROR options flags too long\r\nERROR\r\n".into(),
+            ),
+            // flag errors swallow the block
+            (
+                &format!("ms k 2{flags16}\r\nxx\r\n"),
+                "CLIENT_ERROR duplicate flag\r\n".into(),
+            ),
+            (
+                "ms k 2 Z\r\nxx\r\nmn\r\n",
+                "CLIENT_ERROR invalid flag\r\n<mn>".into(),
+            ),
+            (
+                "ms k 2 MZ\r\nxx\r\nmn\r\n",
+                "CLIENT_ERROR invalid mode for ms M token\r\n<mn>".into(),
+            ),
+            ("ms k 2 T-1 Fx\r\nxx\r\n", bclf.into()),
+            (
+                "ms k 2 b\r\nxx\r\n",
+                "CLIENT_ERROR error decoding key\r\n".into(),
+            ),
+            (
+                &format!("ms k 2 O{}\r\nxx\r\n", "1".repeat(32)),
+                "CLIENT_ERROR opaque token too long\r\n".into(),
+            ),
+            // mode errors win over opaque errors
+            (
+                &format!("ms k 2 O{} MZ\r\nxx\r\n", "1".repeat(32)),
+                "CLIENT_ERROR invalid mode for ms M token\r\n".into(),
+            ),
+            // q never withholds errors
+            (
+                "ms k 2 q\r\nxxx\r\n",
+                "CLIENT_ERROR bad data chunk\r\nERROR\r\n".into(),
+            ),
+        ] {
+            assert_eq!(replies(input.as_bytes()), reply, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn meta_set_too_large_unlinks_in_every_mode() {
+        let limits = Limits::default().max_item_size(100);
+        let input = format!("ms Zm9v 60 MA q b\r\n{}\r\nmn\r\n", "v".repeat(60));
+        let r = requests_with(input.as_bytes(), limits);
+        let Request::TooLarge(t) = &r[0] else {
+            panic!("{r:?}")
+        };
+        assert!(t.unlink && !t.noreply);
+        assert_eq!(&t.key[..], b"foo");
+        assert_eq!(
+            replies_with(input.as_bytes(), limits),
+            "SERVER_ERROR object too large for cache\r\n<mn>"
+        );
+    }
+
+    #[test]
+    fn meta_delete_and_arithmetic() {
+        let Request::MetaDelete(d) = one(b"md k q C5 I T30 k Ox\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                d.flags.quiet,
+                d.flags.compare_cas,
+                d.flags.invalidate,
+                d.flags.ttl
+            ),
+            (true, Some(5), true, Some(30))
+        );
+        let Request::MetaArithmetic(a) = one(b"ma k\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            (a.flags.delta, a.flags.initial, a.flags.mode),
+            (1, 0, ArithmeticMode::Increment)
+        );
+        let Request::MetaArithmetic(a) = one(b"ma k N0 J5 D7 MD v q t c\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                a.flags.vivify,
+                a.flags.initial,
+                a.flags.delta,
+                a.flags.mode,
+                a.flags.value
+            ),
+            (Some(0), 5, 7, ArithmeticMode::Decrement, true)
+        );
+        for m in ["M+", "MI"] {
+            let Request::MetaArithmetic(a) = one(format!("ma k {m}\r\n").as_bytes()) else {
+                panic!()
+            };
+            assert_eq!(a.flags.mode, ArithmeticMode::Increment);
+        }
+        let Request::MetaArithmetic(a) = one(b"ma k M-\r\n") else {
+            panic!()
+        };
+        assert_eq!(a.flags.mode, ArithmeticMode::Decrement);
+        let iod = "CLIENT_ERROR invalid or duplicate flag\r\n";
+        for (input, reply) in [
+            ("md\r\n", "ERROR\r\n"),
+            ("md k x\r\n", iod),
+            ("md k s s\r\n", iod),
+            ("md k 0\r\n", iod),
+            ("md k b\r\n", iod),
+            ("ma k Dx\r\n", iod),
+            ("ma k Jx\r\n", iod),
+            ("ma k Mxx\r\n", iod),
+            (
+                "ma k Mx\r\n",
+                "CLIENT_ERROR invalid mode for ma M token\r\n",
+            ),
+            ("ma\r\n", "ERROR\r\n"),
+        ] {
+            assert_eq!(replies(input.as_bytes()), reply, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn meta_noop_and_debug() {
+        assert_eq!(one(b"mn\r\n"), Request::MetaNoop);
+        assert_eq!(one(b"mn junk\r\n"), Request::MetaNoop);
+        assert_eq!(
+            one(b"me Zm9v b\r\n"),
+            Request::MetaDebug(MetaDebug {
+                key: Bytes::from_static(b"foo"),
+                base64: true
+            })
+        );
+        assert_eq!(
+            one(b"me k x\r\n"),
+            Request::MetaDebug(MetaDebug {
+                key: Bytes::from_static(b"k"),
+                base64: false
+            })
+        );
+        assert_eq!(
+            replies(b"me\r\n"),
+            "CLIENT_ERROR bad command line format\r\n"
+        );
+        assert_eq!(
+            replies(b"me k= b\r\n"),
+            "CLIENT_ERROR bad command line format\r\n"
+        );
+    }
+}

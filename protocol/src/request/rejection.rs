@@ -160,6 +160,12 @@ impl Rejection {
 /// existing item** under the key when `unlink` is set, "to avoid stale
 /// data": for classic `set` only, and for `ms` in every mode. The executor
 /// must do that removal and then reply [`TooLarge::response`].
+///
+/// Timing: memcached queues the error and writes it only once the whole
+/// discarded block has arrived (it flushes when it next waits for a
+/// command). The bytes are the same either way; a server that wants the
+/// same timing holds the reply while
+/// [`RequestDecoder::is_discarding`](crate::RequestDecoder::is_discarding).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooLarge {
     /// Which command.

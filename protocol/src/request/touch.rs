@@ -45,3 +45,41 @@ pub(crate) fn parse(frame: &Bytes, t: &Tokens<'_>) -> Request {
         noreply,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{one, replies};
+
+    #[test]
+    fn parses() {
+        assert_eq!(
+            one(b"touch k 10\r\n"),
+            Request::Touch(Touch {
+                key: Bytes::from_static(b"k"),
+                exptime: 10,
+                noreply: false
+            })
+        );
+        assert_eq!(
+            one(b"touch k -1 noreply\r\n"),
+            Request::Touch(Touch {
+                key: Bytes::from_static(b"k"),
+                exptime: -1,
+                noreply: true
+            })
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        for (input, reply) in [
+            ("touch a\r\n", "ERROR\r\n"),
+            ("touch a x\r\n", "CLIENT_ERROR invalid exptime argument\r\n"),
+            ("touch a x noreply\r\n", ""),
+            ("touch a 10 junk\r\n", "<touch>"),
+        ] {
+            assert_eq!(replies(input.as_bytes()), reply, "{input:?}");
+        }
+    }
+}
