@@ -1,2 +1,148 @@
-//! Placeholder binary.
-fn main() {}
+//! `ringcache`: the command-line entry point.
+//!
+//! `ringcache node [flags]` runs a cache node with memcached's flags (see
+//! `ringcache node --help`). SIGTERM and SIGINT shut it down gracefully
+//! (exit 0); so does the `shutdown` command when enabled with `-A`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ringcache_server::{serve_with, Node, NodeArgs, NodeConfig};
+use tracing_subscriber::EnvFilter;
+
+/// ringcache: a memcached-compatible cache cluster.
+#[derive(Debug, Parser)]
+#[command(name = "ringcache", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a cache node (memcached's flags).
+    Node(NodeArgs),
+}
+
+fn main() -> ExitCode {
+    // `--config FILE` is merged under the command line before clap sees it.
+    let mut argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("node") {
+        let rest = argv.split_off(2);
+        match NodeArgs::with_config_file(rest) {
+            Ok(merged) => argv.extend(merged),
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::from(64);
+            }
+        }
+    }
+    let cli = Cli::parse_from(argv);
+    match cli.command {
+        Command::Node(args) => match args.resolve() {
+            Ok(config) => run_node(config),
+            Err(error) => {
+                // memcached exits with EX_USAGE (64) for bad flags.
+                eprintln!("{error}");
+                ExitCode::from(64)
+            }
+        },
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run_node(config: NodeConfig) -> ExitCode {
+    init_logging(config.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .thread_name("ringcache-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(node_main(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn node_main(config: NodeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(addr) = config.metrics {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+        ringcache_server::metrics::describe();
+    }
+    let addr = (config.listen.as_str(), config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("failed to listen on {}:{}: {e}", config.listen, config.port))?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        protocol = ringcache_server::MEMCACHED_VERSION,
+        addr = %listener.local_addr()?,
+        memory_mb = config.memory_mb,
+        max_conns = config.max_conns,
+        threads = config.threads,
+        eviction = ?config.eviction,
+        "ringcache node listening"
+    );
+    let node = Node::new(config);
+    let serve_config = node.serve_config();
+    let client_shutdown = node.shutdown_requested();
+    let shutdown = async move {
+        tokio::select! {
+            () = signals() => {}
+            () = client_shutdown => {}
+        }
+        tracing::info!("shutting down");
+    };
+    serve_with(listener, node, serve_config, shutdown).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn signals() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the node");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

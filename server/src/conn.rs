@@ -1,0 +1,157 @@
+//! One client connection: the only place that reads or writes a
+//! `TcpStream`.
+//!
+//! ```text
+//!   socket ──read──▶ rbuf (BytesMut, ≤ Limits::max_frame)
+//!                     │ decoder.decode() while complete frames remain,
+//!                     │ at most MAX_BATCH per round
+//!                     ▼
+//!                exec.execute(request).await ──▶ Response
+//!                     │ unless request.suppresses(&response)
+//!                     ▼
+//!                   wbuf (BytesMut) ──one write per batch──▶ socket
+//! ```
+//!
+//! - The read buffer holds at most one frame (the decoder refuses over-long
+//!   lines and discards oversized data blocks without buffering them), so a
+//!   client cannot make the node buffer without bound.
+//! - Replies are encoded into one write buffer and written once per batch.
+//!   A batch ends when no complete frame is left, after [`MAX_BATCH`]
+//!   requests (then the task yields, so one pipelining client cannot starve
+//!   the others: memcached's `reqs_per_event`), or when the write buffer
+//!   passes [`WRITE_BOUNDARY`].
+//! - We do not read while a write is pending: a client that never reads
+//!   its replies stalls only its own connection, with at most one batch of
+//!   replies buffered.
+//! - Rejections that memcached answers with a closed connection, `quit`,
+//!   and `shutdown` flush the replies so far and close.
+//! - On shutdown the current batch is finished and written; the connection
+//!   ends at its next read.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ringcache_protocol::{encode_response, Request, RequestDecoder, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::exec::Execute;
+use crate::ServeConfig;
+
+/// Requests executed before the replies are written and the task yields.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// Write-buffer size past which a batch is written early.
+pub(crate) const WRITE_BOUNDARY: usize = 64 * 1024;
+
+/// Initial read-buffer capacity.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves one connection until the peer closes, a closing request, an I/O
+/// error, the idle timeout, or shutdown.
+///
+/// # Errors
+///
+/// I/O errors on the socket; they end only this connection.
+pub(crate) async fn run<E: Execute>(
+    mut stream: TcpStream,
+    exec: &E,
+    config: &ServeConfig,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let limits = config.limits;
+    let max_frame = limits.max_frame();
+    let mut decoder = RequestDecoder::new(limits);
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    let stats = &config.conn_stats;
+    loop {
+        // Execute every complete frame, up to MAX_BATCH.
+        let mut executed = 0;
+        let mut close = false;
+        while executed < MAX_BATCH && wbuf.len() < WRITE_BOUNDARY {
+            let request = match decoder.decode(&mut rbuf) {
+                Ok(Some(request)) => request,
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::debug!(%error, "unrecoverable input; closing");
+                    close = true;
+                    break;
+                }
+            };
+            executed += 1;
+            let closes = request.closes_connection();
+            let is_shutdown = matches!(request, Request::Shutdown(_));
+            let response = exec.execute(&request).await;
+            if !request.suppresses(&response) {
+                encode_response(&response, &mut wbuf);
+            }
+            if closes || (is_shutdown && response == Response::NoReply) {
+                close = true;
+                break;
+            }
+        }
+        if !wbuf.is_empty() {
+            stream.write_all(&wbuf).await?;
+            stats.bytes_written.add(wbuf.len() as u64);
+            wbuf.clear();
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        if executed == MAX_BATCH || wbuf.capacity() > 4 * WRITE_BOUNDARY {
+            // More frames may be waiting: let other connections run first.
+            stats.yields.incr();
+            if wbuf.capacity() > 4 * WRITE_BOUNDARY {
+                wbuf = BytesMut::with_capacity(READ_CHUNK);
+            }
+            tokio::task::yield_now().await;
+            continue;
+        }
+        // Need more input. The decoder keeps a frame under max_frame; refuse
+        // to grow beyond it should that ever not hold.
+        if rbuf.len() > max_frame {
+            tracing::warn!(
+                len = rbuf.len(),
+                "read buffer past the frame bound; closing"
+            );
+            return Ok(());
+        }
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            let want = (rbuf.len() + READ_CHUNK).min(max_frame + READ_CHUNK);
+            rbuf.reserve(want - rbuf.len());
+        }
+        let read = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Ok(()),
+            read = read_with_idle(&mut stream, &mut rbuf, config.idle_timeout) => read?,
+        };
+        match read {
+            Some(0) => return Ok(()),
+            Some(n) => stats.bytes_read.add(n as u64),
+            None => {
+                tracing::debug!("idle timeout; closing");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Reads once, or `None` when the idle timeout passes first.
+async fn read_with_idle(
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    idle: Option<Duration>,
+) -> io::Result<Option<usize>> {
+    match idle {
+        None => stream.read_buf(rbuf).await.map(Some),
+        Some(idle) => match tokio::time::timeout(idle, stream.read_buf(rbuf)).await {
+            Ok(read) => read.map(Some),
+            Err(_) => Ok(None),
+        },
+    }
+}

@@ -1,0 +1,303 @@
+//! Store tests: CAS uniqueness, the weigher, incr/decr rules, flush, and
+//! per-key atomicity under concurrency (moka's `and_compute_with_race.rs`
+//! style: many tasks on one key, exact totals at the end).
+
+use super::*;
+
+const NOW: u64 = 1_800_000_000;
+
+fn store() -> Store {
+    Store::new(&StoreConfig::default())
+}
+
+#[tokio::test]
+async fn every_modification_takes_a_new_cas() {
+    let s = store();
+    let mut seen = std::collections::HashSet::new();
+    for mode in [
+        StoreMode::Set,
+        StoreMode::Append,
+        StoreMode::Prepend,
+        StoreMode::Replace,
+    ] {
+        let StoreOutcome::Stored(cas) = s.store(mode, b"k", b"1", 0, 0, NOW).await else {
+            panic!("{mode:?} did not store");
+        };
+        assert!(seen.insert(cas), "cas {cas} reused");
+    }
+    let DeltaOutcome::Value(_, cas) = s.delta(b"k", true, 1, NOW).await else {
+        panic!("incr failed");
+    };
+    assert!(seen.insert(cas));
+    let touched = s.touch(b"k", 100, NOW).await.expect("touch hit");
+    // touch keeps the unique: memcached changes it only with the value.
+    assert!(seen.contains(&touched.cas));
+}
+
+#[tokio::test]
+async fn add_replace_cas_outcomes() {
+    let s = store();
+    assert_eq!(
+        s.store(StoreMode::Replace, b"k", b"v", 0, 0, NOW).await,
+        StoreOutcome::NotStored
+    );
+    assert_eq!(
+        s.store(StoreMode::Cas(1), b"k", b"v", 0, 0, NOW).await,
+        StoreOutcome::NotFound
+    );
+    let StoreOutcome::Stored(cas) = s.store(StoreMode::Add, b"k", b"v", 5, 0, NOW).await else {
+        panic!("add failed");
+    };
+    assert_eq!(
+        s.store(StoreMode::Add, b"k", b"v", 0, 0, NOW).await,
+        StoreOutcome::NotStored
+    );
+    assert_eq!(
+        s.store(StoreMode::Cas(cas + 1000), b"k", b"w", 0, 0, NOW)
+            .await,
+        StoreOutcome::Exists
+    );
+    assert!(matches!(
+        s.store(StoreMode::Cas(cas), b"k", b"w", 0, 0, NOW).await,
+        StoreOutcome::Stored(_)
+    ));
+    let item = s.get(b"k", NOW).await.expect("hit");
+    assert_eq!(&item.value[..], b"w");
+    assert_eq!(item.flags, 0);
+}
+
+#[tokio::test]
+async fn append_keeps_flags_and_exptime() {
+    let s = store();
+    s.store(StoreMode::Set, b"k", b"mid", 7, 100, NOW).await;
+    s.store(StoreMode::Append, b"k", b"-end", 9, 0, NOW).await;
+    s.store(StoreMode::Prepend, b"k", b"start-", 9, 0, NOW)
+        .await;
+    let item = s.get(b"k", NOW).await.expect("hit");
+    assert_eq!(&item.value[..], b"start-mid-end");
+    assert_eq!(item.flags, 7);
+    assert_eq!(item.expires_at, NOW + 100);
+}
+
+#[tokio::test]
+async fn expired_items_read_as_misses() {
+    let s = store();
+    s.store(StoreMode::Set, b"k", b"v", 0, 10, NOW).await;
+    assert!(s.get(b"k", NOW + 9).await.is_some());
+    assert!(s.get(b"k", NOW + 10).await.is_none());
+    assert_eq!(s.stats().get_expired.get(), 1);
+    // A negative exptime stores nothing that can be read.
+    s.store(StoreMode::Set, b"n", b"v", 0, -1, NOW).await;
+    assert!(s.get(b"n", NOW).await.is_none());
+    // add succeeds over an expired item.
+    assert!(matches!(
+        s.store(StoreMode::Add, b"k", b"v2", 0, 0, NOW + 11).await,
+        StoreOutcome::Stored(_)
+    ));
+}
+
+#[tokio::test]
+async fn delayed_flush_spares_later_writes() {
+    let s = store();
+    s.store(StoreMode::Set, b"old", b"v", 0, 0, NOW).await;
+    s.flush_all(10, NOW);
+    // Before the deadline everything is still there.
+    assert!(s.get(b"old", NOW + 8).await.is_some());
+    // Written after the deadline (NOW + 9): survives.
+    s.store(StoreMode::Set, b"new", b"v", 0, 0, NOW + 10).await;
+    assert!(s.get(b"old", NOW + 10).await.is_none());
+    assert!(s.get(b"new", NOW + 10).await.is_some());
+    assert_eq!(s.stats().get_flushed.get(), 1);
+}
+
+#[tokio::test]
+async fn immediate_flush_empties() {
+    let s = store();
+    s.store(StoreMode::Set, b"a", b"v", 0, 0, NOW).await;
+    s.flush_all(0, NOW);
+    assert!(s.get(b"a", NOW).await.is_none());
+    s.store(StoreMode::Set, b"a", b"v", 0, 0, NOW).await;
+    assert!(s.get(b"a", NOW).await.is_some());
+}
+
+#[test]
+fn counter_parsing_follows_strtoull() {
+    assert_eq!(parse_counter(b"42"), Some(42));
+    assert_eq!(parse_counter(b" 42"), Some(42));
+    assert_eq!(parse_counter(b"42  "), Some(42));
+    assert_eq!(parse_counter(b"+7"), Some(7));
+    assert_eq!(parse_counter(b"-0"), Some(0));
+    assert_eq!(parse_counter(b"-1"), None);
+    assert_eq!(parse_counter(b"18446744073709551615"), Some(u64::MAX));
+    assert_eq!(parse_counter(b"18446744073709551616"), None);
+    assert_eq!(parse_counter(b"12abc"), None);
+    assert_eq!(parse_counter(b""), None);
+    assert_eq!(parse_counter(b"abc"), None);
+    assert_eq!(parse_counter(b"1 2"), Some(1));
+}
+
+#[tokio::test]
+async fn incr_wraps_decr_floors_and_pads() {
+    let s = store();
+    s.store(StoreMode::Set, b"k", b"18446744073709551615", 3, 0, NOW)
+        .await;
+    assert!(matches!(
+        s.delta(b"k", true, 2, NOW).await,
+        DeltaOutcome::Value(1, _)
+    ));
+    // The shorter result is padded to the old length.
+    let item = s.get(b"k", NOW).await.expect("hit");
+    assert_eq!(item.value.len(), 20);
+    assert!(item.value.starts_with(b"1 "));
+    assert_eq!(item.flags, 3);
+    assert!(matches!(
+        s.delta(b"k", false, 5, NOW).await,
+        DeltaOutcome::Value(0, _)
+    ));
+    s.store(StoreMode::Set, b"k", b"99", 0, 0, NOW).await;
+    assert!(matches!(
+        s.delta(b"k", true, 1, NOW).await,
+        DeltaOutcome::Value(100, _)
+    ));
+    assert_eq!(&s.get(b"k", NOW).await.expect("hit").value[..], b"100");
+    s.store(StoreMode::Set, b"t", b"text", 0, 0, NOW).await;
+    assert_eq!(s.delta(b"t", true, 1, NOW).await, DeltaOutcome::NonNumeric);
+    assert_eq!(s.delta(b"none", true, 1, NOW).await, DeltaOutcome::NotFound);
+}
+
+#[test]
+fn weigher_counts_key_value_and_overhead() {
+    let item = Arc::new(Item::new(own(&[0u8; 100]), 0, 1, 0, NOW));
+    assert_eq!(weigh(&own(&[0u8; 20]), &item), 120 + ENTRY_OVERHEAD);
+}
+
+#[test]
+fn stored_values_do_not_share_the_read_buffer() {
+    let read_buffer = Bytes::from(vec![7u8; 4096]);
+    let value = own(&read_buffer[10..20]);
+    assert_eq!(value.len(), 10);
+    // A copy, not a slice: its bytes live outside the read buffer.
+    let range = read_buffer.as_ptr_range();
+    assert!(!range.contains(&value.as_ptr()));
+}
+
+#[tokio::test]
+async fn memory_bound_evicts() {
+    let s = Store::new(&StoreConfig {
+        max_bytes: 1024 * 1024,
+        eviction: Eviction::Lru,
+    });
+    let value = vec![b'x'; 1000];
+    for i in 0..5000u32 {
+        let key = format!("key{i}");
+        s.store(StoreMode::Set, key.as_bytes(), &value, 0, 0, NOW)
+            .await;
+    }
+    s.sync().await;
+    assert!(s.weighted_bytes() <= 1024 * 1024);
+    assert!(s.stats().evictions() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_incr_reaches_exact_total() {
+    let s = store();
+    s.store(StoreMode::Set, b"n", b"0", 0, 0, NOW).await;
+    let tasks = 16;
+    let per_task = 500;
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            for _ in 0..per_task {
+                assert!(matches!(
+                    s.delta(b"n", true, 1, NOW).await,
+                    DeltaOutcome::Value(..)
+                ));
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("task");
+    }
+    let item = s.get(b"n", NOW).await.expect("hit");
+    assert_eq!(parse_counter(&item.value), Some(tasks * per_task));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_cas_retries_lose_no_update() {
+    let s = store();
+    s.store(StoreMode::Set, b"c", b"0", 0, 0, NOW).await;
+    let tasks = 8;
+    let per_task = 200;
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            for _ in 0..per_task {
+                loop {
+                    let item = s.get(b"c", NOW).await.expect("present");
+                    let n = parse_counter(&item.value).expect("number");
+                    let next = (n + 1).to_string();
+                    match s
+                        .store(StoreMode::Cas(item.cas), b"c", next.as_bytes(), 0, 0, NOW)
+                        .await
+                    {
+                        StoreOutcome::Stored(_) => break,
+                        StoreOutcome::Exists => continue,
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("task");
+    }
+    let item = s.get(b"c", NOW).await.expect("hit");
+    assert_eq!(parse_counter(&item.value), Some(tasks * per_task));
+}
+
+/// Measures [`ENTRY_OVERHEAD`]: RSS growth per entry minus key and value
+/// bytes. Run in release: `cargo test -p ringcache-server --release --lib
+/// -- --ignored measure_entry_overhead --nocapture`.
+#[tokio::test]
+#[ignore = "measurement, not a test: prints the per-entry overhead"]
+async fn measure_entry_overhead() {
+    fn rss() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .expect("rss");
+        pages * 4096
+    }
+    // One configuration per process: freed memory from a previous run
+    // would be reused and hide growth. RINGCACHE_MEASURE_TTL picks it.
+    let ttl: i64 = std::env::var("RINGCACHE_MEASURE_TTL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    {
+        let s = Store::new(&StoreConfig {
+            max_bytes: 1 << 40,
+            eviction: Eviction::TinyLfu,
+        });
+        let n = 500_000u64;
+        let value = vec![b'v'; 100];
+        s.sync().await;
+        let before = rss();
+        for i in 0..n {
+            let key = format!("{i:020}");
+            s.store(StoreMode::Set, key.as_bytes(), &value, 0, ttl, now_unix())
+                .await;
+        }
+        s.sync().await;
+        let after = rss();
+        let per_entry = (after - before) as f64 / n as f64;
+        println!(
+            "ttl={ttl}: {per_entry:.1} bytes/entry RSS, overhead beyond key+value: {:.1}",
+            per_entry - 120.0
+        );
+    }
+}
