@@ -25,11 +25,15 @@ pub(crate) struct Continuum {
 }
 
 impl Continuum {
-    /// Builds the continuum from unsorted `(position, owner)` points.
+    /// Builds the continuum from unsorted points: `positions` holds the
+    /// points of each owner in runs, `runs` says whose they are, in order
+    /// (`(owner, number of points)`), so the hashing loop stores 8 bytes per
+    /// point rather than 16.
     ///
     /// Equal positions are ordered by owner, and owners are numbered in name
     /// order by the caller, so ties never depend on input order. Every
-    /// position must be below `2^space_bits`.
+    /// position must be below `2^space_bits`; the runs must cover
+    /// `positions` exactly (points beyond them are dropped).
     ///
     /// Hashed positions are uniform, so this is a two-pass radix sort on the
     /// bucket bits (top bits first, then the rest within each top group, so
@@ -37,8 +41,13 @@ impl Continuum {
     /// each bucket of a few points. At a million points and more it is
     /// several times faster than `sort_unstable`, whose random accesses miss
     /// the cache.
-    pub(crate) fn build(mut points: Vec<(u64, u32)>, space_bits: u32) -> Self {
-        let len = points.len();
+    pub(crate) fn build(positions: &[u64], runs: &[(u32, usize)], space_bits: u32) -> Self {
+        let len = runs
+            .iter()
+            .map(|&(_, n)| n)
+            .sum::<usize>()
+            .min(positions.len());
+        let positions = &positions[..len];
         // About two to four points per bucket: the scan of a bucket stays in
         // one cache line, and the index costs 1 to 2 bytes per point.
         let bits = match len {
@@ -50,10 +59,10 @@ impl Continuum {
         let sub_bits = bits - top_bits;
         let top_shift = shift + sub_bits;
 
-        // Pass 1: scatter by the top bits into `by_top`.
+        // Pass 1: scatter by the top bits into `by_top`, attaching owners.
         let top_count = 1usize << top_bits;
         let mut top_start = vec![0usize; top_count + 1];
-        for &(pos, _) in &points {
+        for &pos in positions {
             top_start[bucket_of(pos, top_shift) as usize + 1] += 1;
         }
         for t in 0..top_count {
@@ -61,20 +70,30 @@ impl Continuum {
         }
         let mut cursor = top_start.clone();
         let mut by_top = vec![(0u64, 0u32); len];
-        for &point in &points {
-            let slot = &mut cursor[bucket_of(point.0, top_shift) as usize];
-            by_top[*slot] = point;
-            *slot += 1;
+        let mut run_start = 0usize;
+        for &(owner, count) in runs {
+            let run_end = (run_start + count).min(len);
+            for &pos in &positions[run_start..run_end] {
+                let slot = &mut cursor[bucket_of(pos, top_shift) as usize];
+                by_top[*slot] = (pos, owner);
+                *slot += 1;
+            }
+            run_start = run_end;
         }
 
         // Pass 2: within each top group, count and scatter by the remaining
-        // bits back into `points`, filling in the bucket index as we go.
+        // bits into a group-sized scratch buffer, filling in the bucket index
+        // as we go, sort each bucket, and append the group to the output.
         let sub_count = 1usize << sub_bits;
         let sub_mask = sub_count - 1;
         let mut buckets = vec![0u32; (1usize << bits) + 1];
         let mut sub_cursor = vec![0usize; sub_count];
+        let mut scratch: Vec<(u64, u32)> = Vec::new();
+        let mut sorted_positions = Vec::with_capacity(len);
+        let mut owners = Vec::with_capacity(len);
         for t in 0..top_count {
-            let group = &by_top[top_start[t]..top_start[t + 1]];
+            let group_start = top_start[t];
+            let group = &by_top[group_start..top_start[t + 1]];
             let base = t << sub_bits;
             // `buckets[base]` already holds the group's start (0, or the end
             // of the previous group); `buckets[b + 1]` counts bucket `b`.
@@ -83,24 +102,25 @@ impl Continuum {
             }
             for k in 0..sub_count {
                 buckets[base + k + 1] += buckets[base + k];
-                sub_cursor[k] = buckets[base + k] as usize;
+                sub_cursor[k] = buckets[base + k] as usize - group_start;
             }
+            scratch.clear();
+            scratch.resize(group.len(), (0, 0));
             for &point in group {
                 let slot = &mut sub_cursor[bucket_of(point.0, shift) as usize & sub_mask];
-                points[*slot] = point;
+                scratch[*slot] = point;
                 *slot += 1;
             }
             for k in 0..sub_count {
-                let (lo, hi) = (buckets[base + k] as usize, buckets[base + k + 1] as usize);
-                insertion_sort(&mut points[lo..hi]);
+                let lo = buckets[base + k] as usize - group_start;
+                let hi = buckets[base + k + 1] as usize - group_start;
+                insertion_sort(&mut scratch[lo..hi]);
             }
+            sorted_positions.extend(scratch.iter().map(|&(pos, _)| pos));
+            owners.extend(scratch.iter().map(|&(_, owner)| owner));
         }
-        drop(by_top);
-
-        let positions: Vec<u64> = points.iter().map(|&(pos, _)| pos).collect();
-        let owners: Vec<u32> = points.iter().map(|&(_, owner)| owner).collect();
         Continuum {
-            positions,
+            positions: sorted_positions,
             owners,
             buckets,
             shift,
@@ -170,6 +190,13 @@ fn bucket_of(hash: u64, shift: u32) -> u64 {
 mod tests {
     use super::*;
 
+    /// A continuum from `(position, owner)` pairs.
+    fn from_pairs(pairs: Vec<(u64, u32)>, space_bits: u32) -> Continuum {
+        let positions: Vec<u64> = pairs.iter().map(|&(p, _)| p).collect();
+        let runs: Vec<(u32, usize)> = pairs.iter().map(|&(_, o)| (o, 1)).collect();
+        Continuum::build(&positions, &runs, space_bits)
+    }
+
     /// The answer a plain binary search over the whole list gives.
     fn reference(c: &Continuum, hash: u64) -> Option<usize> {
         if c.len() == 0 {
@@ -181,14 +208,14 @@ mod tests {
 
     #[test]
     fn empty_locates_nothing() {
-        let c = Continuum::build(Vec::new(), 64);
+        let c = from_pairs(Vec::new(), 64);
         assert_eq!(c.locate(0), None);
         assert_eq!(c.locate(u64::MAX), None);
     }
 
     #[test]
     fn single_point_takes_everything() {
-        let c = Continuum::build(vec![(1000, 7)], 64);
+        let c = from_pairs(vec![(1000, 7)], 64);
         for h in [0, 999, 1000, 1001, u64::MAX] {
             assert_eq!(c.locate(h), Some(0));
         }
@@ -196,7 +223,7 @@ mod tests {
 
     #[test]
     fn ties_are_ordered_by_owner() {
-        let c = Continuum::build(vec![(5, 3), (5, 1), (9, 0)], 32);
+        let c = from_pairs(vec![(5, 3), (5, 1), (9, 0)], 32);
         assert_eq!(c.owner(c.locate(4).unwrap()), 1);
         assert_eq!(c.owner(c.locate(5).unwrap()), 1);
         assert_eq!(c.owner(c.locate(6).unwrap()), 0);
@@ -220,12 +247,21 @@ mod tests {
             pts.push((pos, (x >> 7) as u32 % 9));
         }
         pts.extend_from_within(..1000);
-        let c = Continuum::build(pts.clone(), 64);
+        let c = from_pairs(pts.clone(), 64);
         pts.sort_unstable();
         let got: Vec<(u64, u32)> = (0..c.len())
             .map(|i| (c.positions()[i], c.owner(i)))
             .collect();
         assert_eq!(got, pts);
+    }
+
+    #[test]
+    fn runs_assign_owners() {
+        let c = Continuum::build(&[30, 10, 20, 5], &[(2, 3), (0, 1)], 64);
+        let got: Vec<(u64, u32)> = (0..c.len())
+            .map(|i| (c.positions()[i], c.owner(i)))
+            .collect();
+        assert_eq!(got, [(5, 0), (10, 2), (20, 2), (30, 2)]);
     }
 
     #[test]
@@ -250,7 +286,7 @@ mod tests {
                 };
                 pts.push((pos, i as u32));
             }
-            let c = Continuum::build(pts, space);
+            let c = from_pairs(pts, space);
             let mut probes = vec![0, mask, mask - 1, 1];
             for &p in c.positions() {
                 probes.extend([p, p.saturating_sub(1), p.saturating_add(1) & mask]);

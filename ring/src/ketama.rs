@@ -67,9 +67,9 @@ pub(crate) fn point_count(weight: u32, total_weight: u64, servers: usize) -> u32
     (per_hash as u32).saturating_mul(POINTS_PER_HASH)
 }
 
-/// Appends the points of `node` (owner `id`): for `i` in `0..count / 4`,
+/// Appends the points of `node`: for `i` in `0..count / 4`,
 /// MD5(`"{label}-{i}"`), each digest cut into four little-endian `u32`s.
-pub(crate) fn push_points(node: &Node, id: u32, count: u32, points: &mut Vec<(u64, u32)>) {
+pub(crate) fn push_points(node: &Node, count: u32, points: &mut Vec<u64>) {
     let label = server_label(node.name());
     let mut text = String::with_capacity(label.len() + 11);
     for i in 0..count / POINTS_PER_HASH {
@@ -80,7 +80,7 @@ pub(crate) fn push_points(node: &Node, id: u32, count: u32, points: &mut Vec<(u6
         let digest = Md5::digest(text.as_bytes());
         for chunk in digest.chunks_exact(4) {
             let value = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            points.push((u64::from(value), id));
+            points.push(u64::from(value));
         }
     }
 }

@@ -398,23 +398,23 @@ impl Ring {
         }
         let counts = point_counts(&nodes, scheme)?;
         let total: u64 = counts.iter().sum();
-        let mut points = Vec::with_capacity(total as usize);
+        let mut points: Vec<u64> = Vec::with_capacity(total as usize);
+        let mut runs: Vec<(u32, usize)> = Vec::with_capacity(nodes.len());
         let mut label = Vec::new();
-        for (id, node) in nodes.iter().enumerate() {
-            // Fits: `nodes.len() <= MAX_NODES = 2^20`.
-            let id = id as u32;
+        for (id, (node, &count)) in nodes.iter().zip(&counts).enumerate() {
             match scheme {
-                Scheme::Xxh3 => xxh3::push_points(node, id, &mut label, &mut points),
-                Scheme::Ketama => {
-                    ketama::push_points(node, id, counts[id as usize] as u32, &mut points)
-                }
+                Scheme::Xxh3 => xxh3::push_points(node, &mut label, &mut points),
+                // Ketama counts come from a `u32`.
+                Scheme::Ketama => ketama::push_points(node, count as u32, &mut points),
             }
+            // Fits: `nodes.len() <= MAX_NODES = 2^20`.
+            runs.push((id as u32, count as usize));
         }
         let holders = counts.iter().filter(|&&c| c > 0).count();
         Ok(Ring {
             scheme,
             nodes,
-            continuum: Continuum::build(points, scheme.space_bits()),
+            continuum: Continuum::build(&points, &runs, scheme.space_bits()),
             holders,
         })
     }
