@@ -17,7 +17,9 @@
 //!   request's latency runs from its *intended* send time, so a server that
 //!   stalls is charged for the requests that queued behind the stall
 //!   (coordinated omission); the latency from the actual send is reported
-//!   beside it as `service_latency_us`;
+//!   beside it as `service_latency_us`, and how far the generator itself fell
+//!   behind its schedule as `send_lag_us` (tokio's timer has a 1 ms
+//!   granularity; `--spin` busy-waits the last 2 ms for punctual sends);
 //! - cache-aside (`--cache-aside`): every trace entry is a `get`, and each
 //!   miss is followed by a `set` of that key (the load from the database).
 //!   The figure is the hit ratio. Each connection works in lock-step batches
@@ -115,6 +117,11 @@ struct Args {
     /// Fixed total rate in requests/s (latency from the intended send time).
     #[arg(long, conflicts_with = "cache_aside")]
     rate: Option<f64>,
+    /// Rate mode: busy-wait (yield) the last 2 ms before each scheduled send
+    /// instead of sleeping, so sends are not up to 1 ms late (tokio's timer
+    /// granularity). Costs the generator's core a lot of CPU.
+    #[arg(long, requires = "rate")]
+    spin: bool,
     /// Cache-aside: get, and on a miss set the key (hit ratio is the figure).
     #[arg(long)]
     cache_aside: bool,
@@ -155,6 +162,8 @@ struct Run {
     timeout: Duration,
     /// Interval between one connection's scheduled sends (rate mode).
     interval: Option<Duration>,
+    /// Rate mode: busy-wait the last [`SPIN_WINDOW`] before a send.
+    spin: bool,
     connections: u64,
     duration: Duration,
     requests: Option<u64>,
@@ -163,7 +172,20 @@ struct Run {
     workload: Arc<WorkloadConfig>,
 }
 
+/// How early a spinning connection stops sleeping before a scheduled send:
+/// tokio's timer has a 1 ms granularity and rounds deadlines up.
+const SPIN_WINDOW: Duration = Duration::from_millis(2);
+
 impl Run {
+    /// When to wake for a send scheduled at `t`.
+    fn wake_at(&self, t: Instant) -> Instant {
+        if self.spin {
+            t.checked_sub(SPIN_WINDOW).unwrap_or(t)
+        } else {
+            t
+        }
+    }
+
     /// This connection's share of a total `n` split over all connections.
     fn share(&self, n: u64, idx: u64) -> u64 {
         n / self.connections + u64::from(idx < n % self.connections)
@@ -206,6 +228,7 @@ struct Stats {
     stalls: u64,
     latency: Histogram<u64>,
     service: Histogram<u64>,
+    lag: Histogram<u64>,
     prefill_sets: u64,
     prefill_errors: u64,
     last_error: Option<String>,
@@ -230,6 +253,7 @@ impl Stats {
             stalls: 0,
             latency: new_hist(),
             service: new_hist(),
+            lag: new_hist(),
             prefill_sets: 0,
             prefill_errors: 0,
             last_error: None,
@@ -254,6 +278,7 @@ impl Stats {
         // Same bounds on both sides: add cannot fail.
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
+        let _ = self.lag.add(&o.lag);
         self.prefill_sets += o.prefill_sets;
         self.prefill_errors += o.prefill_errors;
         if o.last_error.is_some() {
@@ -536,6 +561,11 @@ async fn session(
                 let intended = if rate { cur.next_intended } else { now };
                 if let Some(iv) = run.interval {
                     cur.next_intended += iv;
+                    if record {
+                        let lag = now.saturating_duration_since(intended).as_nanos();
+                        st.lag
+                            .saturating_record(u64::try_from(lag).unwrap_or(HIST_MAX_NS).max(1));
+                    }
                 }
                 pending.push_back(Pending {
                     intended,
@@ -556,15 +586,20 @@ async fn session(
                 return Ok(());
             }
             if rate {
-                tokio::time::sleep_until(cur.next_intended.into()).await;
+                if run.spin && cur.next_intended <= now + SPIN_WINDOW {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep_until(run.wake_at(cur.next_intended).into()).await;
+                }
             }
             continue;
         }
 
         // Wait for replies (and, in rate mode, for the next scheduled send).
         let want_send = rate && pending.len() < run.depth && cur.more(now, rate);
-        if want_send && send_deadline != cur.next_intended {
-            send_deadline = cur.next_intended;
+        let spin_now = want_send && run.spin && cur.next_intended <= now + SPIN_WINDOW;
+        if want_send && !spin_now && send_deadline != run.wake_at(cur.next_intended) {
+            send_deadline = run.wake_at(cur.next_intended);
             send_timer.as_mut().reset(send_deadline.into());
         }
         tokio::select! {
@@ -574,7 +609,8 @@ async fn session(
                 Ok(_) => {}
                 Err(e) => return Err(e.into()),
             },
-            () = &mut send_timer, if want_send => continue,
+            () = tokio::task::yield_now(), if spin_now => continue,
+            () = &mut send_timer, if want_send && !spin_now => continue,
             () = &mut stall_timer => {
                 let now = Instant::now();
                 if now.duration_since(last_progress) >= run.timeout {
@@ -808,6 +844,9 @@ struct Report {
     latency_us: Percentiles,
     /// Rate mode only: from the actual send.
     service_latency_us: Option<Percentiles>,
+    /// Rate mode only: how late requests were sent against their schedule
+    /// (the generator's own timer and scheduling delay; part of `latency_us`).
+    send_lag_us: Option<Percentiles>,
     prefill_sets: u64,
     prefill_errors: u64,
     prefill_secs: Option<f64>,
@@ -877,6 +916,7 @@ fn parse_args(args: &Args) -> Result<Run, String> {
         cache_aside: args.cache_aside,
         timeout: Duration::from_secs_f64(args.timeout),
         interval,
+        spin: args.spin,
         connections: u64::from(args.connections),
         duration: Duration::from_secs_f64(args.duration),
         requests: args.requests,
@@ -924,6 +964,13 @@ fn print_human(r: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> 
             out,
             "service us: p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}  (from actual send)",
             s.p50, s.p90, s.p99, s.p999, s.max
+        )?;
+    }
+    if let Some(s) = &r.send_lag_us {
+        writeln!(
+            out,
+            "send lag us: p50 {:.1} p99 {:.1} max {:.1}  (generator behind its schedule)",
+            s.p50, s.p99, s.max
         )?;
     }
     writeln!(
@@ -1109,6 +1156,7 @@ async fn run_all(args: Args, run: Run) -> Result<Report, String> {
         last_error: total.last_error.clone(),
         latency_us: Percentiles::of(&total.latency),
         service_latency_us: rate_mode.then(|| Percentiles::of(&total.service)),
+        send_lag_us: rate_mode.then(|| Percentiles::of(&total.lag)),
         prefill_sets: total.prefill_sets,
         prefill_errors: total.prefill_errors,
         prefill_secs,
