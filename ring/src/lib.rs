@@ -89,10 +89,11 @@
 //! Making other clients agree with a ringcache `Ketama` ring whose nodes are
 //! named `host:port`:
 //!
-//! - libmemcached / PHP `Memcached`: add the same servers with the same
-//!   weights and enable `MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED`
-//!   (`OPT_LIBKETAMA_COMPATIBLE`). Unweighted `MEMCACHED_BEHAVIOR_KETAMA`
-//!   alone is a different continuum (100 points, one per hash) and does not agree.
+//! - libmemcached / PHP `Memcached`: add the same servers (`host`, `port`)
+//!   with the same weights and enable `MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED`,
+//!   which also sets the key hash to MD5 (PHP: `OPT_LIBKETAMA_COMPATIBLE`).
+//!   `MEMCACHED_BEHAVIOR_KETAMA` alone does not agree: its continuum has 100
+//!   points per server, one per hash, and keys keep the default hash.
 //! - twemproxy: `distribution: ketama`, `hash: md5`, servers written
 //!   `host:port:weight` **without** a trailing name; twemproxy then hashes
 //!   `host` on port 11211 and `host:port` otherwise, as above. If the pool
@@ -139,7 +140,9 @@
 //! - Other ketama variants (spymemcached's `/host:port-i`, non-MD5 hashes,
 //!   libmemcached's unweighted continuum), jump hash, rendezvous hashing.
 //! - Key transformation: no hash tags or prefixes; the key's bytes are hashed
-//!   as given.
+//!   as given (so a twemproxy pool must not set `hash_tag` to agree).
+//! - Weights finer than whole units under `Xxh3`: weight 1 is 4,096 points,
+//!   and a ring holds at most [`MAX_POINTS`].
 
 mod continuum;
 mod diff;
