@@ -1,0 +1,735 @@
+//! The differential suite: the same request bytes go to Debian's memcached
+//! 1.6.18 (the oracle, started here) and to a ringcache node, and the replies
+//! must match byte for byte after normalisation (see `common/diff.rs` for what
+//! is normalised and why). Nothing here states an expected reply: memcached's
+//! answer is the expectation.
+//!
+//! Each `#[test]` runs one table, reports every mismatching case (not just the
+//! first) and writes them, grouped by area, into `/tmp/diff-report.txt`.
+//! `RINGCACHE_DIFF_AGAINST=memcached` compares memcached with a second
+//! memcached, which proves the harness and the normalisation; every case must
+//! pass then. `RINGCACHE_DIFF_DUMP=FILE` writes memcached's transcripts.
+
+// Tests may unwrap: a failed setup step should stop the test right there.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::diff::{case, run_table, Case, Split};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// memcached's default item size limit (`-I 1m`).
+const ITEM_MAX: usize = 1024 * 1024;
+
+/// The largest value memcached 1.6.18 stores under a key of `key_len` bytes
+/// with the default `-I`: the item (48-byte header, 8-byte CAS, key plus NUL,
+/// value plus `\r\n`) must fit in `-I`.
+fn max_value(key_len: usize) -> usize {
+    ITEM_MAX - 48 - 8 - (key_len + 1) - 2
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A `set` of `len` bytes of a repeating pattern under `key`.
+fn set_of(key: &str, len: usize) -> Vec<u8> {
+    let mut v = format!("set {key} 0 0 {len}\r\n").into_bytes();
+    v.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+fn key_of(prefix: &str, len: usize) -> String {
+    let mut k = prefix.to_string();
+    while k.len() < len {
+        k.push('x');
+    }
+    k
+}
+
+#[test]
+fn text_storage() {
+    let cases = vec![
+        case("set_basic", "set $K 0 0 5\r\nhello\r\nget $K\r\n"),
+        case("set_overwrite", "set $K 1 0 1\r\na\r\nset $K 2 0 2\r\nbb\r\nget $K\r\n"),
+        case("set_empty_value", "set $K 0 0 0\r\n\r\nget $K\r\n"),
+        case(
+            "set_binary_value",
+            b"set $K 7 0 8\r\n\x00\r\n\xff\x01\r\n\x7f\r\nget $K\r\n",
+        ),
+        case("set_flags_max", "set $K 4294967295 0 1\r\nx\r\nget $K\r\n"),
+        case("set_flags_2pow32", "set $K 4294967296 0 1\r\nx\r\nget $K\r\n"),
+        case("set_flags_negative", "set $K -1 0 1\r\nx\r\nget $K\r\n"),
+        case("set_flags_plus", "set $K +1 0 1\r\nx\r\nget $K\r\n"),
+        case("set_flags_junk", "set $K 1x 0 1\r\nx\r\nget $K\r\n"),
+        case("set_flags_hex", "set $K 0x10 0 1\r\nx\r\nget $K\r\n"),
+        case("set_exptime_junk", "set $K 0 abc 1\r\nx\r\nget $K\r\n"),
+        case("set_exptime_trailing", "set $K 0 10x 1\r\nx\r\nget $K\r\n"),
+        case("set_exptime_plus", "set $K 0 +10 1\r\nx\r\nget $K\r\n"),
+        case("set_bytes_negative", "set $K 0 0 -1\r\nget $K\r\n"),
+        case("set_bytes_junk", "set $K 0 0 abc\r\nx\r\nget $K\r\n"),
+        case("set_bytes_trailing", "set $K 0 0 1x\r\nx\r\nget $K\r\n"),
+        case("set_bytes_plus", "set $K 0 0 +1\r\nx\r\nget $K\r\n"),
+        case("set_bytes_leading_zero", "set $K 0 0 01\r\nx\r\nget $K\r\n"),
+        case("set_noreply", "set $K 0 0 1 noreply\r\nx\r\nget $K\r\n"),
+        case("set_noreply_bad_line", "set $K 0 0 abc noreply\r\nget $K\r\n"),
+        case("set_noreply_bad_chunk", "set $K 0 0 1 noreply\r\nxyz\r\nget $K\r\n"),
+        case("set_not_noreply_word", "set $K 0 0 1 norepl\r\nx\r\nget $K\r\n"),
+        case("set_too_many_tokens", "set $K 0 0 1 noreply extra\r\nx\r\nget $K\r\n"),
+        case("set_missing_bytes", "set $K 0 0\r\nget $K\r\n"),
+        case("set_missing_all", "set $K\r\nset\r\n"),
+        case("set_double_space", "set  $K  0 0 1\r\nx\r\nget $K\r\n"),
+        case("set_trailing_space", "set $K 0 0 1 \r\nx\r\nget $K\r\n"),
+        case("add_missing", "add $K 3 0 1\r\nx\r\nget $K\r\n"),
+        case("add_existing", "set $K 0 0 1\r\na\r\nadd $K 0 0 1\r\nb\r\nget $K\r\n"),
+        case("add_noreply", "set $K 0 0 1\r\na\r\nadd $K 0 0 1 noreply\r\nb\r\nadd $Kn 0 0 1 noreply\r\nc\r\nget $K $Kn\r\n"),
+        case("replace_missing", "replace $K 0 0 1\r\nx\r\nget $K\r\n"),
+        case("replace_existing", "set $K 1 0 1\r\na\r\nreplace $K 2 0 2\r\nbb\r\nget $K\r\n"),
+        case("replace_noreply", "replace $K 0 0 1 noreply\r\nx\r\nset $K 0 0 1\r\na\r\nreplace $K 0 0 1 noreply\r\nb\r\nget $K\r\n"),
+        case("append_missing", "append $K 0 0 1\r\nx\r\nget $K\r\n"),
+        case("append_existing", "set $K 5 0 2\r\nab\r\nappend $K 9 0 2\r\ncd\r\nget $K\r\n"),
+        case("prepend_missing", "prepend $K 0 0 1\r\nx\r\nget $K\r\n"),
+        case("prepend_existing", "set $K 5 0 2\r\nab\r\nprepend $K 9 0 2\r\ncd\r\nget $K\r\n"),
+        case("append_prepend_noreply", "set $K 0 0 1\r\nb\r\nappend $K 0 0 1 noreply\r\nc\r\nprepend $K 0 0 1 noreply\r\na\r\nappend $Kn 0 0 1 noreply\r\nx\r\nget $K $Kn\r\n"),
+        case("append_bad_chunk", "set $K 0 0 1\r\nb\r\nappend $K 0 0 1\r\nxyz\r\nget $K\r\n"),
+        case("append_keeps_exptime", "set $K 0 -1 1\r\nb\r\nappend $K 0 0 1\r\nc\r\nget $K\r\n"),
+        case("cas_missing", "cas $K 0 0 1 1\r\nx\r\nget $K\r\n"),
+        case("cas_mismatch", "set $K 0 0 1\r\na\r\ncas $K 0 0 1 999999999\r\nb\r\nget $K\r\n"),
+        case("cas_match", "set $K 0 0 1\r\na\r\ngets $K\r\n")
+            .then("cas $K 4 0 1 $CAS1\r\nb\r\ngets $K\r\n")
+            .then("cas $K 0 0 1 $CAS1\r\nc\r\ngets $K\r\n"),
+        case("cas_noreply", "set $K 0 0 1\r\na\r\ngets $K\r\n")
+            .then("cas $K 0 0 1 1 noreply\r\nb\r\ncas $Kn 0 0 1 1 noreply\r\nb\r\ncas $K 0 0 1 $CAS1 noreply\r\nc\r\ngets $K\r\n"),
+        case("cas_bad_unique", "cas $K 0 0 1 abc\r\nx\r\ncas $K 0 0 1 -1\r\nx\r\ncas $K 0 0 1\r\nx\r\n"),
+        case("cas_after_touch", "set $K 0 0 1\r\na\r\ngets $K\r\ntouch $K 100\r\ngets $K\r\n"),
+        case("cas_unique_changes", "set $K 0 0 1\r\na\r\ngets $K\r\nappend $K 0 0 1\r\nb\r\ngets $K\r\nset $K 0 0 1\r\nc\r\ngets $K\r\nincr $Kn 1\r\n"),
+        case("delete_existing", "set $K 0 0 1\r\na\r\ndelete $K\r\nget $K\r\n"),
+        case("delete_missing", "delete $K\r\n"),
+        case("delete_noreply", "set $K 0 0 1\r\na\r\ndelete $K noreply\r\ndelete $K noreply\r\nget $K\r\n"),
+        case("delete_time_zero", "set $K 0 0 1\r\na\r\ndelete $K 0\r\nget $K\r\n"),
+        case("delete_time_nonzero", "set $K 0 0 1\r\na\r\ndelete $K 10\r\nget $K\r\n"),
+        case("delete_time_noreply", "set $K 0 0 1\r\na\r\ndelete $K 0 noreply\r\nget $K\r\n"),
+        case("delete_no_key", "delete\r\n"),
+        case("delete_too_many", "delete $K 0 noreply extra\r\n"),
+        case("touch_existing", "set $K 0 0 1\r\na\r\ntouch $K 100\r\nmg $K t v\r\n"),
+        case("touch_missing", "touch $K 100\r\n"),
+        case("touch_noreply", "set $K 0 0 1\r\na\r\ntouch $K 100 noreply\r\ntouch $Kn 10 noreply\r\nmg $K t\r\n"),
+        case("touch_bad_exptime", "set $K 0 0 1\r\na\r\ntouch $K abc\r\ntouch $K\r\nmg $K t\r\n"),
+        case("touch_negative_expires", "set $K 0 0 1\r\na\r\ntouch $K -1\r\nget $K\r\n"),
+        case("exptime_negative", "set $K 0 -1 1\r\na\r\nget $K\r\nadd $K 0 0 1\r\nb\r\nget $K\r\n"),
+        case("exptime_relative", "set $K 0 100 1\r\na\r\nmg $K t v\r\n"),
+        case("exptime_30_days", "set $K 0 2592000 1\r\na\r\nmg $K t v\r\n"),
+        case("exptime_30_days_plus_1", "set $K 0 2592001 1\r\na\r\nget $K\r\n"),
+        case("exptime_absolute_past", format!("set $K 0 {} 1\r\na\r\nget $K\r\n", now() - 100)),
+        case("exptime_absolute_future", format!("set $K 0 {} 1\r\na\r\nmg $K t v\r\n", now() + 100)),
+        case("exptime_elapses", "set $K 0 1 1\r\na\r\nget $K\r\n")
+            .sleep_ms(2200)
+            .then("get $K\r\n"),
+        case("key_250", format!("set {0} 0 0 1\r\na\r\nget {0}\r\n", key_of("k250_set", 250))),
+        case("key_251", format!("set {0} 0 0 1\r\na\r\nget {0}\r\n", key_of("k251_set", 251))),
+        case("key_251_noreply", format!("set {0} 0 0 1 noreply\r\na\r\n", key_of("k251_nr", 251))),
+        case("key_control_chars", b"set k\x01\x7fctl 0 0 1\r\na\r\nget k\x01\x7fctl\r\n"),
+        case("value_max", {
+            let k = "bigmax_ok";
+            let mut v = set_of(k, max_value(k.len()));
+            v.extend_from_slice(format!("mg {k} s\r\n").as_bytes());
+            v
+        }),
+        case("value_max_plus_1", {
+            let k = "bigmax_no";
+            let mut v = set_of(k, max_value(k.len()) + 1);
+            v.extend_from_slice(format!("mg {k} s\r\n").as_bytes());
+            v
+        }),
+        case("value_too_large_old_gone", {
+            let k = "big_old_gone";
+            let mut v = format!("set {k} 0 0 3\r\nold\r\n").into_bytes();
+            v.extend(set_of(k, ITEM_MAX + 1));
+            v.extend_from_slice(format!("get {k}\r\n").as_bytes());
+            v
+        }),
+        case("value_too_large_noreply", {
+            let mut v = b"set big_nr 0 0 2000000 noreply\r\n".to_vec();
+            v.extend(std::iter::repeat_n(b'z', 2_000_000));
+            v.extend_from_slice(b"\r\nget big_nr\r\n");
+            v
+        }),
+        case("value_too_large_append", {
+            let k = "big_append";
+            let mut v = set_of(k, max_value(k.len()) - 10);
+            v.extend_from_slice(format!("append {k} 0 0 20\r\n01234567890123456789\r\nmg {k} s\r\n").as_bytes());
+            v
+        }),
+    ];
+    run_table("text_storage", cases);
+}
+
+#[test]
+fn text_retrieval() {
+    // 400 keys on one line (about 8 KB): memcached reads a long get line whole.
+    let many: String = (0..400).map(|i| format!(" $K_{i}")).collect();
+    let cases = vec![
+        case("get_miss", "get $K\r\n"),
+        case("get_hit", "set $K 3 0 2\r\nhi\r\nget $K\r\n"),
+        case(
+            "get_multi",
+            "set $Ka 1 0 1\r\na\r\nset $Kc 3 0 1\r\nc\r\nget $Ka $Kb $Kc\r\n",
+        ),
+        case(
+            "get_duplicate_keys",
+            "set $K 0 0 1\r\na\r\nget $K $K $K\r\n",
+        ),
+        case("get_no_key", "get\r\nget \r\n"),
+        case(
+            "gets_hit",
+            "set $K 3 0 2\r\nhi\r\ngets $K\r\ngets $K $Kmissing\r\n",
+        ),
+        case(
+            "gets_multi_distinct",
+            "set $Ka 0 0 1\r\na\r\nset $Kb 0 0 1\r\nb\r\ngets $Ka $Kb $Ka\r\n",
+        ),
+        case("gat_hit", "set $K 3 0 2\r\nhi\r\ngat 100 $K\r\nmg $K t\r\n"),
+        case("gat_miss", "gat 100 $K\r\n"),
+        case(
+            "gat_multi",
+            "set $Ka 0 0 1\r\na\r\ngat 0 $Ka $Kb\r\nmg $Ka t\r\n",
+        ),
+        case(
+            "gats_hit",
+            "set $K 3 0 2\r\nhi\r\ngats 100 $K\r\ngets $K\r\n",
+        ),
+        case("gat_no_key", "gat 100\r\ngat\r\n"),
+        case("gat_bad_exptime", "set $K 0 0 1\r\na\r\ngat abc $K\r\n"),
+        case(
+            "gat_negative_expires",
+            "set $K 0 0 1\r\na\r\ngat -1 $K\r\nget $K\r\n",
+        ),
+        case("get_key_250", format!("get {}\r\n", key_of("g250", 250))),
+        case("get_key_251", format!("get {}\r\n", key_of("g251", 251))),
+        case(
+            "get_key_251_among",
+            format!("set $K 0 0 1\r\na\r\nget $K {}\r\n", key_of("g251b", 251)),
+        ),
+        case(
+            "get_many_keys",
+            format!("set $K_7 0 0 1\r\n7\r\nset $K_399 0 0 1\r\nz\r\nget{many}\r\n"),
+        ),
+        case(
+            "gets_many_keys",
+            format!("set $K_9 0 0 1\r\n9\r\ngets{many}\r\n"),
+        ),
+        case(
+            "get_after_delete",
+            "set $K 0 0 1\r\na\r\ndelete $K\r\nget $K\r\n",
+        ),
+        case(
+            "get_uppercase",
+            "set $K 0 0 1\r\na\r\nGET $K\r\nGets $K\r\n",
+        ),
+        case("get_tab_separator", "set $K 0 0 1\r\na\r\nget\t$K\r\n"),
+    ];
+    run_table("text_retrieval", cases);
+}
+
+#[test]
+fn arithmetic() {
+    let cases = vec![
+        case("incr_basic", "set $K 0 0 1\r\n1\r\nincr $K 41\r\nget $K\r\n"),
+        case("decr_basic", "set $K 0 0 2\r\n50\r\ndecr $K 8\r\nget $K\r\n"),
+        case("incr_missing", "incr $K 1\r\ndecr $K 1\r\n"),
+        case("incr_non_numeric", "set $K 0 0 3\r\nabc\r\nincr $K 1\r\ndecr $K 1\r\n"),
+        case("incr_numeric_prefix", "set $K 0 0 5\r\n12abc\r\nincr $K 1\r\n"),
+        case("incr_empty_value", "set $K 0 0 0\r\n\r\nincr $K 1\r\n"),
+        case("incr_bad_delta", "set $K 0 0 1\r\n1\r\nincr $K abc\r\nincr $K -1\r\nincr $K 18446744073709551616\r\nincr $K 1x\r\nincr $K +1\r\nget $K\r\n"),
+        case("incr_missing_delta", "incr $K\r\ndecr\r\n"),
+        case("incr_too_many_tokens", "incr $K 1 noreply extra\r\n"),
+        case("incr_wrap", "set $K 0 0 20\r\n18446744073709551615\r\nincr $K 1\r\nget $K\r\n"),
+        case("incr_wrap_big_delta", "set $K 0 0 1\r\n5\r\nincr $K 18446744073709551615\r\nget $K\r\n"),
+        case("decr_below_zero", "set $K 0 0 1\r\n5\r\ndecr $K 6\r\nget $K\r\n"),
+        case("decr_shorter", "set $K 0 0 2\r\n10\r\ndecr $K 5\r\nget $K\r\nincr $K 1\r\nget $K\r\nincr $K 10\r\nget $K\r\n"),
+        case("incr_longer", "set $K 5 0 2\r\n99\r\nincr $K 1\r\nget $K\r\ngets $K\r\n"),
+        case("incr_leading_spaces", "set $K 0 0 3\r\n  5\r\nincr $K 1\r\nget $K\r\n"),
+        case("incr_trailing_spaces", "set $K 0 0 3\r\n5  \r\nincr $K 1\r\nget $K\r\n"),
+        case("incr_leading_zeros", "set $K 0 0 3\r\n007\r\nincr $K 1\r\nget $K\r\n"),
+        case("incr_max_u64_value", "set $K 0 0 20\r\n18446744073709551616\r\nincr $K 1\r\n"),
+        case("incr_negative_value", "set $K 0 0 2\r\n-5\r\nincr $K 1\r\n"),
+        case("incr_plus_value", "set $K 0 0 2\r\n+5\r\nincr $K 1\r\n"),
+        case("incr_noreply", "set $K 0 0 1\r\n1\r\nincr $K 1 noreply\r\ndecr $K 5 noreply\r\nincr $Kn 1 noreply\r\nincr $K abc noreply\r\nget $K\r\n"),
+        case("incr_non_numeric_noreply", "set $K 0 0 1\r\nx\r\nincr $K 1 noreply\r\nget $K\r\n"),
+        case("incr_changes_cas", "set $K 0 0 1\r\n1\r\ngets $K\r\nincr $K 1\r\ngets $K\r\n"),
+        case("incr_keeps_flags", "set $K 77 0 1\r\n1\r\nincr $K 1\r\nget $K\r\n"),
+        case("incr_expired", "set $K 0 -1 1\r\n1\r\nincr $K 1\r\n"),
+        case("incr_key_251", format!("incr {} 1\r\n", key_of("i251", 251))),
+        case("decr_zero_delta", "set $K 0 0 2\r\n42\r\ndecr $K 0\r\nincr $K 0\r\n"),
+    ];
+    run_table("arithmetic", cases);
+}
+
+#[test]
+fn errors() {
+    let cases = vec![
+        case("unknown_command", "bogus\r\nbogus with args\r\n"),
+        case("empty_line", "\r\n"),
+        case("bare_newline", "\nget $K\n"),
+        case("lf_only_set", "set $K 0 0 1\na\nget $K\n"),
+        case("cr_in_middle", "get $K\rget $K\r\n"),
+        case("uppercase_set", "SET $K 0 0 1\r\na\r\nget $K\r\n"),
+        case(
+            "mixed_case_commands",
+            "Get $K\r\nDELETE $K\r\nIncr $K 1\r\n",
+        ),
+        case("nul_in_line", b"get a\x00b\r\n"),
+        case(
+            "chunk_too_short",
+            "set $K 0 0 10\r\nabc\r\nxxxxxxx\r\nget $K\r\n",
+        ),
+        case("chunk_too_long", "set $K 0 0 3\r\nabcdef\r\nget $K\r\n"),
+        case("chunk_no_crlf", "set $K 0 0 3\r\nabcXYget $K\r\n"),
+        case("chunk_lf_only", "set $K 0 0 3\r\nabc\nget $K\r\n"),
+        case(
+            "chunk_bad_old_kept",
+            "set $K 0 0 3\r\nold\r\nset $K 0 0 3\r\nnewXY\r\nget $K\r\n",
+        ),
+        case("too_many_tokens_get", format!("get{}\r\n", " k".repeat(30))),
+        case(
+            "too_many_tokens_set",
+            "set $K 0 0 1 a b c d e f g h i j k l m n o p q r s t u v w x y z\r\nx\r\n",
+        ),
+        case(
+            "verbosity_errors",
+            "verbosity\r\nverbosity abc\r\nverbosity 1 2 3\r\n",
+        ),
+        case("flush_all_bad", "flush_all abc\r\nflush_all 1 2 3\r\n"),
+        case("shutdown_refused", "shutdown\r\n"),
+        case("shutdown_graceful_refused", "shutdown graceful\r\n"),
+        case("quit", "quit\r\n").closes(),
+        case(
+            "quit_after_get",
+            "set $K 0 0 1\r\na\r\nget $K\r\nquit\r\nget $K\r\n",
+        )
+        .closes(),
+        case("quit_with_args", "quit now\r\n"),
+        case("long_line_no_newline", "x".repeat(3000)).closes(),
+        case(
+            "long_set_line_no_newline",
+            format!("set {}", "k".repeat(3000)),
+        )
+        .closes(),
+        case(
+            "long_get_line_then_newline",
+            format!("get{}", " lk".repeat(1000)),
+        )
+        .until(b"")
+        .sleep_ms(50)
+        .then("\r\n"),
+        case(
+            "long_bad_line_with_newline",
+            format!("{}\r\n", "y".repeat(3000)),
+        ),
+        case(
+            "key_too_long_gets",
+            format!("gets {}\r\n", key_of("kg", 300)),
+        ),
+        case(
+            "key_too_long_delete",
+            format!("delete {}\r\n", key_of("kd", 251)),
+        ),
+        case(
+            "key_too_long_touch",
+            format!("touch {} 10\r\n", key_of("kt", 251)),
+        ),
+        case("version_with_args", "version\r\nversion x\r\n"),
+        case("stats_unknown", "stats bogus\r\n"),
+    ];
+    run_table("errors", cases);
+}
+
+#[test]
+fn server_commands() {
+    let cases = vec![
+        case("version", "version\r\n"),
+        case(
+            "verbosity",
+            "verbosity 1\r\nverbosity 0 noreply\r\nverbosity 0\r\n",
+        )
+        .fresh(),
+        case("stats_general_names", "stats\r\n"),
+        case("stats_settings_names", "stats settings\r\n"),
+        case("stats_slabs_empty", "stats slabs\r\n")
+            .fresh()
+            .keep_stats(&["active_slabs", "total_malloced"]),
+        case("stats_items_empty", "stats items\r\n").fresh(),
+        case("stats_sizes", "stats sizes\r\n").keep_stats(&["sizes_status"]),
+        case("stats_detail_usage", "stats detail\r\n"),
+        case("stats_detail_dump_empty", "stats detail dump\r\n").fresh(),
+        case("stats_reset", "stats reset\r\n").fresh(),
+        case(
+            "stats_counters",
+            "set a 0 0 1\r\n1\r\nset b 0 0 1\r\n2\r\nadd a 0 0 1\r\nx\r\nget a b c\r\ngets a\r\n\
+             incr a 1\r\nincr c 1\r\ndecr b 1\r\ndecr c 1\r\ndelete b\r\ndelete c\r\n\
+             touch a 100\r\ntouch c 100\r\ncas a 0 0 1 1\r\nx\r\ncas c 0 0 1 1\r\nx\r\n",
+        )
+        .then("stats\r\n")
+        .fresh()
+        .keep_stats(&[
+            "cmd_get",
+            "cmd_set",
+            "cmd_flush",
+            "cmd_touch",
+            "get_hits",
+            "get_misses",
+            "get_expired",
+            "get_flushed",
+            "delete_misses",
+            "delete_hits",
+            "incr_misses",
+            "incr_hits",
+            "decr_misses",
+            "decr_hits",
+            "cas_misses",
+            "cas_hits",
+            "cas_badval",
+            "touch_hits",
+            "touch_misses",
+            "curr_items",
+            "threads",
+            "limit_maxbytes",
+            "evictions",
+            "expired_unfetched",
+            "evicted_unfetched",
+        ]),
+        case("stats_settings_values", "stats settings\r\n")
+            .fresh()
+            .keep_stats(&[
+                "maxbytes",
+                "maxconns",
+                "udpport",
+                "inter",
+                "evictions",
+                "cas_enabled",
+                "num_threads",
+                "item_size_max",
+                "flush_enabled",
+            ]),
+        case(
+            "flush_all",
+            "set a 0 0 1\r\na\r\nflush_all\r\nget a\r\nset a 0 0 1\r\nb\r\nget a\r\n",
+        )
+        .fresh(),
+        case(
+            "flush_all_zero",
+            "set a 0 0 1\r\na\r\nflush_all 0\r\nget a\r\n",
+        )
+        .fresh(),
+        case(
+            "flush_all_noreply",
+            "set a 0 0 1\r\na\r\nflush_all noreply\r\nget a\r\n",
+        )
+        .fresh(),
+        case(
+            "flush_all_negative",
+            "set a 0 0 1\r\na\r\nflush_all -1\r\nget a\r\n",
+        )
+        .fresh(),
+        case(
+            "flush_all_future",
+            "set a 0 0 1\r\na\r\nflush_all 100\r\nget a\r\n",
+        )
+        .fresh(),
+        case(
+            "flush_all_delay_elapses",
+            "set a 0 0 1\r\na\r\nflush_all 2 noreply\r\nget a\r\n",
+        )
+        .sleep_ms(3200)
+        .then("get a\r\nset b 0 0 1\r\nb\r\nget b\r\n")
+        .fresh(),
+    ];
+    run_table("server_commands", cases);
+}
+
+#[test]
+fn meta_get() {
+    let cases = vec![
+        case("mn", "mn\r\nmn\r\n"),
+        case("mg_miss", "mg $K v\r\nmg $K\r\n"),
+        case("mg_miss_quiet", "mg $K v q\r\nmg $K k O123 q\r\n"),
+        case("mg_miss_opaque_key", "mg $K v k Oabc\r\n"),
+        case("mg_hit_no_flags", "set $K 5 0 2\r\nhi\r\nmg $K\r\n"),
+        case("mg_v", "set $K 5 0 2\r\nhi\r\nmg $K v\r\n"),
+        case("mg_f", "set $K 5 0 2\r\nhi\r\nmg $K f\r\n"),
+        case("mg_t_none", "set $K 5 0 2\r\nhi\r\nmg $K t\r\n"),
+        case("mg_t", "set $K 5 100 2\r\nhi\r\nmg $K t\r\n"),
+        case("mg_c", "set $K 5 0 2\r\nhi\r\ngets $K\r\nmg $K c\r\n"),
+        case("mg_k", "set $K 5 0 2\r\nhi\r\nmg $K k\r\n"),
+        case("mg_s", "set $K 5 0 2\r\nhi\r\nmg $K s\r\n"),
+        case("mg_h", "set $K 5 0 2\r\nhi\r\nmg $K h\r\nmg $K h\r\n"),
+        case("mg_l", "set $K 5 0 2\r\nhi\r\nmg $K l\r\n"),
+        case("mg_opaque", "set $K 5 0 2\r\nhi\r\nmg $K O12345678 v\r\n"),
+        case("mg_q_hit", "set $K 5 0 2\r\nhi\r\nmg $K v q\r\nmg $K q\r\n"),
+        case(
+            "mg_all_flags",
+            "set $K 5 100 2\r\nhi\r\nmg $K v f t c k s h l O9 q\r\n",
+        ),
+        case(
+            "mg_flag_order",
+            "set $K 5 100 2\r\nhi\r\nmg $K O9 k s t f c v\r\n",
+        ),
+        case("mg_b", "set mgbase 5 0 2\r\nhi\r\nmg bWdiYXNl b v k\r\n"),
+        case("mg_b_miss", "mg bWdiYXNlbWlzcw== b v k\r\n"),
+        case("mg_b_invalid", "mg !!!! b v\r\n"),
+        case(
+            "mg_b_binary_key",
+            "ms AAEC/w== 2 b\r\nhi\r\nmg AAEC/w== b v k\r\n",
+        ),
+        case("mg_E", "set $K 5 0 2\r\nhi\r\nmg $K E999 v c\r\n"),
+        case("mg_T", "set $K 5 0 2\r\nhi\r\nmg $K T30 t\r\nmg $K t\r\n"),
+        case("mg_T_miss", "mg $K T30 t\r\n"),
+        case(
+            "mg_duplicate_flags",
+            "set $K 5 0 2\r\nhi\r\nmg $K v v\r\nmg $K t t\r\n",
+        ),
+        case(
+            "mg_invalid_flag",
+            "set $K 5 0 2\r\nhi\r\nmg $K !\r\nmg $K v 9\r\n",
+        ),
+        case("mg_no_key", "mg\r\nmg \r\n"),
+        case("mg_key_251", format!("mg {} v\r\n", key_of("mg251", 251))),
+        case(
+            "mg_key_250",
+            format!("set {0} 0 0 1\r\nz\r\nmg {0} v k\r\n", key_of("mg250", 250)),
+        ),
+        case(
+            "mg_token_limit",
+            format!("set $K 0 0 1\r\nz\r\nmg $K{}\r\n", " v".repeat(40)),
+        ),
+        case("mg_lowercase_code", "MG $K v\r\n"),
+        case("mg_expired", "set $K 0 -1 1\r\nz\r\nmg $K v\r\n"),
+        case("me_hit", "set $K 5 100 2\r\nhi\r\nme $K\r\n"),
+        case("me_miss", "me $K\r\n"),
+        case("me_no_key", "me\r\n"),
+        case(
+            "mg_N_miss_vivify",
+            "mg $K N30 v c t s\r\nmg $K N30 v c t\r\nmg $K v\r\n",
+        ),
+        case("mg_N_miss_quiet", "mg $K N30 q v\r\nmg $K N30 q v\r\n"),
+        case("mg_lease_dance", "mg $K N30 v c\r\nmg $K N30 v c\r\n")
+            .then("ms $K 3 C$CAS1 T60\r\nnew\r\nmg $K v c t\r\n"),
+        case("mg_lease_other_conn", "mg $K N30 v\r\n")
+            .reconnect()
+            .then("mg $K N30 v\r\nmg $K v\r\n"),
+        case(
+            "mg_invalidated",
+            "set $K 0 0 3\r\nold\r\nmd $K I T30\r\nmg $K v c t\r\nmg $K v c\r\n",
+        )
+        .then("ms $K 3 C$CAS1 I\r\nnew\r\nmg $K v\r\nms $K 3 C$CAS1\r\nnew\r\nmg $K v\r\n"),
+        case(
+            "mg_recache",
+            "set $K 0 10 1\r\nx\r\nmg $K R30 v t\r\nmg $K R30 v t\r\nmg $K R5 v\r\n",
+        ),
+        case(
+            "mg_hit_win_flags_cleared",
+            "mg $K N30 v\r\nms $K 1\r\nx\r\nmg $K N30 v\r\n",
+        ),
+    ];
+    run_table("meta_get", cases);
+}
+
+#[test]
+fn meta_set_delete_arith() {
+    let cases = vec![
+        case("ms_basic", "ms $K 2\r\nhi\r\nget $K\r\n"),
+        case("ms_flags_ttl", "ms $K 2 F77 T100\r\nhi\r\nmg $K f t v\r\n"),
+        case("ms_return_flags", "ms $K 2 c k O42\r\nhi\r\nmg $K c\r\n"),
+        case("ms_b", "ms bXNiYXNl 2 b k\r\nhi\r\nget msbase\r\n"),
+        case(
+            "ms_q",
+            "ms $K 2 q\r\nhi\r\nms $K 2 q ME\r\nhi\r\nget $K\r\n",
+        ),
+        case(
+            "ms_mode_E",
+            "ms $K 1 ME\r\na\r\nms $K 1 ME\r\nb\r\nget $K\r\n",
+        ),
+        case(
+            "ms_mode_A",
+            "ms $K 1 MA\r\na\r\nset $K 0 0 1\r\nb\r\nms $K 1 MA\r\nc\r\nget $K\r\n",
+        ),
+        case(
+            "ms_mode_P",
+            "ms $K 1 MP\r\na\r\nset $K 0 0 1\r\nb\r\nms $K 1 MP\r\nc\r\nget $K\r\n",
+        ),
+        case(
+            "ms_mode_R",
+            "ms $K 1 MR\r\na\r\nset $K 0 0 1\r\nb\r\nms $K 1 MR\r\nc\r\nget $K\r\n",
+        ),
+        case("ms_mode_S", "ms $K 1 MS\r\na\r\nget $K\r\n"),
+        case(
+            "ms_mode_lowercase",
+            "ms $K 1 Ms\r\na\r\nms $K 1 Me\r\nb\r\nget $K\r\n",
+        ),
+        case("ms_mode_invalid", "ms $K 1 MX\r\na\r\nget $K\r\n"),
+        case("ms_append_vivify", "ms $K 2 MA N30\r\nhi\r\nmg $K v t\r\n"),
+        case(
+            "ms_C_match",
+            "ms $K 1 c\r\na\r\nms $K 1 C$CAS1 c\r\nb\r\nget $K\r\n",
+        ),
+        case(
+            "ms_C_mismatch",
+            "ms $K 1\r\na\r\nms $K 1 C999999999\r\nb\r\nget $K\r\n",
+        ),
+        case("ms_C_missing", "ms $K 1 C1\r\na\r\nget $K\r\n"),
+        case(
+            "ms_E_explicit_cas",
+            "ms $K 1 E12345 c\r\na\r\ngets $K\r\nmg $K c\r\n",
+        ),
+        case("ms_I_older_cas", "ms $K 1 c\r\na\r\nms $K 1 c\r\nb\r\n")
+            .then("ms $K 1 I C$CAS1\r\nc\r\nmg $K v c\r\n"),
+        case("ms_T_negative", "ms $K 1 T-1\r\na\r\nget $K\r\n"),
+        case("ms_no_size", "ms $K\r\nms\r\n"),
+        case("ms_bad_size", "ms $K abc\r\nhi\r\nms $K -1\r\n"),
+        case("ms_bad_chunk", "ms $K 2\r\nhello\r\nget $K\r\n"),
+        case("ms_invalid_flag", "ms $K 1 !\r\na\r\nget $K\r\n"),
+        case(
+            "ms_bad_flag_value",
+            "ms $K 1 Fabc\r\na\r\nms $K 1 Tabc\r\nb\r\nget $K\r\n",
+        ),
+        case("ms_too_large", {
+            let mut v = b"ms ms_big 2000000 T0\r\n".to_vec();
+            v.extend(std::iter::repeat_n(b'q', 2_000_000));
+            v.extend_from_slice(b"\r\nmg ms_big v\r\n");
+            v
+        }),
+        case(
+            "ms_key_251",
+            format!("ms {} 1\r\na\r\n", key_of("ms251", 251)),
+        ),
+        case("md_hit", "set $K 0 0 1\r\na\r\nmd $K\r\nget $K\r\n"),
+        case("md_miss", "md $K\r\n"),
+        case(
+            "md_q",
+            "set $K 0 0 1\r\na\r\nmd $K q\r\nmd $K q\r\nmd $K k O7 q\r\n",
+        ),
+        case("md_k_opaque", "set $K 0 0 1\r\na\r\nmd $K k O99\r\n"),
+        case(
+            "md_C",
+            "ms $K 1 c\r\na\r\nmd $K C999999999\r\nmd $K C$CAS1\r\nget $K\r\n",
+        ),
+        case(
+            "md_I_T",
+            "ms $K 1 T0\r\na\r\nmd $K I T30\r\nmg $K t v c\r\nmg $K v\r\n",
+        ),
+        case("md_I_miss", "md $K I\r\n"),
+        case(
+            "md_x",
+            "set $K 9 0 5\r\nhello\r\nmd $K x\r\nmg $K v f s\r\n",
+        ),
+        case(
+            "md_b",
+            "set mdbase 0 0 1\r\na\r\nmd bWRiYXNl b k\r\nget mdbase\r\n",
+        ),
+        case("md_invalid_flag", "md $K !\r\nmd\r\n"),
+        case("ma_miss", "ma $K\r\nma $K q\r\n"),
+        case("ma_basic", "set $K 0 0 1\r\n5\r\nma $K\r\nget $K\r\n"),
+        case("ma_v", "set $K 0 0 1\r\n5\r\nma $K v\r\nma $K v D10\r\n"),
+        case(
+            "ma_vivify",
+            "ma $K N0 J10 v\r\nma $K N0 J10 v\r\nget $K\r\n",
+        ),
+        case("ma_vivify_default", "ma $K N0 v t\r\n"),
+        case(
+            "ma_decr_mode",
+            "set $K 0 0 2\r\n10\r\nma $K MD D3 v\r\nma $K M- v\r\nma $K MD D100 v\r\nget $K\r\n",
+        ),
+        case(
+            "ma_incr_mode",
+            "set $K 0 0 1\r\n1\r\nma $K MI v\r\nma $K M+ D5 v\r\n",
+        ),
+        case("ma_invalid_mode", "set $K 0 0 1\r\n1\r\nma $K MX v\r\n"),
+        case(
+            "ma_bad_delta",
+            "set $K 0 0 1\r\n1\r\nma $K Dabc v\r\nma $K D-1 v\r\n",
+        ),
+        case(
+            "ma_wrap",
+            "set $K 0 0 20\r\n18446744073709551615\r\nma $K v\r\n",
+        ),
+        case("ma_non_numeric", "set $K 0 0 1\r\nx\r\nma $K v\r\n"),
+        case(
+            "ma_q",
+            "set $K 0 0 1\r\n1\r\nma $K q\r\nma $K q v\r\nma $Kn q\r\nget $K\r\n",
+        ),
+        case("ma_flags", "set $K 0 100 1\r\n1\r\nma $K t c k O5 v\r\n"),
+        case(
+            "ma_shorter",
+            "set $K 0 0 2\r\n10\r\nma $K MD D5 v\r\nget $K\r\n",
+        ),
+        case("ma_C", "set $K 0 0 1\r\n1\r\nma $K C999 v\r\n"),
+    ];
+    run_table("meta_set_delete_arith", cases);
+}
+
+#[test]
+fn pipelining() {
+    let mut many = Vec::new();
+    for i in 0..200 {
+        many.extend_from_slice(
+            format!(
+                "set $K{i} {i} 0 {}\r\nv{i}\r\nget $K{i}\r\n",
+                1 + i.to_string().len()
+            )
+            .as_bytes(),
+        );
+    }
+    let cases = vec![
+        case("pipeline_sets_gets", many),
+        case("pipeline_mixed", "set $K 0 0 1\r\n1\r\nincr $K 5\r\nmg $K v\r\nget $K\r\ndelete $K\r\nmn\r\nma $K N0 J7 v\r\ngets $K\r\nversion\r\n"),
+        case("pipeline_error_middle", "set $K 0 0 1\r\na\r\nbogus\r\nset $K 0 0 1\r\nxyz\r\nget $K\r\nincr $K 1\r\nget $K\r\n"),
+        case("pipeline_too_large_middle", {
+            let mut v = b"set $K 0 0 1\r\na\r\n".to_vec();
+            v.extend(set_of("pipe_big", ITEM_MAX + 100));
+            v.extend_from_slice(b"get $K pipe_big\r\n");
+            v
+        }),
+        case("pipeline_quiet_meta", "ms $K 1 q\r\na\r\nmg $Kx v q\r\nmg $K v q\r\nmn\r\nmd $K q\r\nmg $K v q\r\nmn\r\n"),
+        case("pipeline_noreply", "set $K 0 0 1 noreply\r\n1\r\nincr $K 1 noreply\r\nadd $K 0 0 1 noreply\r\nx\r\nget $K\r\n"),
+        case("pipeline_then_quit", "set $K 0 0 1\r\na\r\nget $K\r\nquit\r\nget $K\r\n").closes(),
+    ];
+    run_table("pipelining", cases);
+}
+
+#[test]
+fn split_reads() {
+    let requests: Vec<(&str, Vec<u8>)> = vec![
+        ("set_get", b"set $K 3 0 5\r\nhello\r\nget $K\r\n".to_vec()),
+        ("meta", b"ms $K 2 T0 F3\r\nhi\r\nmg $K v f c\r\n".to_vec()),
+        ("incr", b"set $K 0 0 1\r\n9\r\nincr $K 1\r\n".to_vec()),
+        ("bad_chunk", b"set $K 0 0 1\r\nxyz\r\nget $K\r\n".to_vec()),
+        (
+            "noreply",
+            b"set $K 0 0 1 noreply\r\nx\r\nget $K\r\n".to_vec(),
+        ),
+    ];
+    let mut cases: Vec<Case> = Vec::new();
+    for (name, req) in &requests {
+        cases.push(case(&format!("sp_{name}_bytewise"), req).split(Split::Bytewise));
+        // `$K` becomes the case name, so split points are chosen on a request
+        // of the final length: the name has a fixed width.
+        let width = format!("sp_{name}_at_000").len();
+        let final_len = req.len() - 2 * req.windows(2).filter(|w| *w == b"$K").count()
+            + width * req.windows(2).filter(|w| *w == b"$K").count();
+        for at in 1..final_len {
+            cases.push(case(&format!("sp_{name}_at_{at:03}"), req).split(Split::At(at)));
+        }
+    }
+    // A large value arriving in pieces, split inside the data block and at its end.
+    let big = set_of("$K", 100_000);
+    for at in [10, 5_000, 65_536, 100_000, big.len() - 1] {
+        let mut req = big.clone();
+        req.extend_from_slice(b"mg $K s\r\n");
+        cases.push(case(&format!("sp_big_at_{at}"), req).split(Split::At(at)));
+    }
+    run_table("split_reads", cases);
+}
