@@ -107,6 +107,9 @@ pub(crate) struct Item {
     pub(crate) time: u64,
     /// Marked stale by a meta invalidation (`md I`, `ms I`).
     pub(crate) stale: bool,
+    /// The key was stored by `ms ... b` (memcached's `ITEM_KEY_BINARY`):
+    /// `mg k` and `me` print it in base64. Set by the meta executor only.
+    pub(crate) key_binary: bool,
     /// Unix second of the last access (set or fetch).
     pub(crate) last_access: AtomicU64,
     /// Fetched at least once since it was written.
@@ -126,6 +129,7 @@ impl Item {
             expires_at,
             time: now,
             stale: false,
+            key_binary: false,
             last_access: AtomicU64::new(now),
             fetched: AtomicBool::new(false),
             win_sent: AtomicBool::new(false),
@@ -142,6 +146,7 @@ impl Item {
             expires_at: self.expires_at,
             time: self.time,
             stale: self.stale,
+            key_binary: self.key_binary,
             last_access: AtomicU64::new(self.last_access.load(Ordering::Relaxed)),
             fetched: AtomicBool::new(self.fetched.load(Ordering::Relaxed)),
             win_sent: AtomicBool::new(self.win_sent.load(Ordering::Relaxed)),
