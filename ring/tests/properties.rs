@@ -158,6 +158,31 @@ proptest! {
     }
 
     #[test]
+    fn any_node_list_builds_or_errors_without_panicking(
+        nodes in prop::collection::vec((".{0,12}", prop_oneof![0u32..4, any::<u32>()]), 0..6),
+        ketama in any::<bool>(),
+    ) {
+        let scheme = if ketama { Scheme::Ketama } else { Scheme::Xxh3 };
+        let nodes: Vec<Node> = nodes.into_iter().map(|(n, w)| Node::weighted(n, w)).collect();
+        if let Ok(ring) = Ring::with_scheme(nodes, scheme) {
+            for key in keys().iter().take(20) {
+                let _ = ring.lookup(key);
+                prop_assert!(ring.replicas(key, 2).count() <= 2);
+            }
+        }
+    }
+
+    #[test]
+    fn diff_is_symmetric_in_size(a in node_set(6, 0..=2), b in node_set(6, 0..=2)) {
+        let (a, b) = (Ring::new(a).unwrap(), Ring::new(b).unwrap());
+        let (ab, ba) = (diff(&a, &b).unwrap(), diff(&b, &a).unwrap());
+        prop_assert!((ab.moved() - ba.moved()).abs() < 1e-12);
+        let sum: f64 = ab.flows().iter().map(|f| f.share).sum();
+        prop_assert!((sum - ab.moved()).abs() < 1e-9);
+        prop_assert!((0.0..=1.0).contains(&ab.moved()));
+    }
+
+    #[test]
     fn lookup_never_panics(key in prop::collection::vec(any::<u8>(), 0..300), nodes in node_set(5, 0..=2)) {
         for scheme in [Scheme::Xxh3, Scheme::Ketama] {
             let ring = Ring::with_scheme(nodes.clone(), scheme).unwrap();
