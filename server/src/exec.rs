@@ -54,16 +54,19 @@ pub trait Execute: Send + Sync + 'static {
 /// Cheap to clone (all state is shared).
 #[derive(Debug, Clone)]
 pub struct Node {
-    inner: Arc<NodeInner>,
+    pub(crate) inner: Arc<NodeInner>,
 }
 
 #[derive(Debug)]
-struct NodeInner {
+pub(crate) struct NodeInner {
     store: Store,
     config: NodeConfig,
     conns: Arc<ConnStats>,
     verbosity: AtomicU32,
     started: Instant,
+    /// Unix second the node started (meta's clock mirrors memcached's
+    /// `process_started`).
+    pub(crate) started_unix: u64,
     shutdown: CancellationToken,
 }
 
@@ -73,6 +76,7 @@ impl Node {
         let store = Store::new(&StoreConfig {
             max_bytes: config.max_bytes(),
             eviction: config.eviction,
+            max_item_size: config.max_item_size,
         });
         let conns = Arc::new(ConnStats::default());
         Node {
@@ -82,6 +86,7 @@ impl Node {
                 config,
                 conns,
                 started: Instant::now(),
+                started_unix: now_unix(),
                 shutdown: CancellationToken::new(),
             }),
         }

@@ -6,7 +6,7 @@
 //! - [`Item`]: one stored value with memcached's metadata and the meta
 //!   protocol's per-item flags.
 //! - [`Store`]: cheap to clone (one `Arc`), never behind a lock.
-//!   - reads: [`Store::get`].
+//!   - reads: [`Store::get`], [`Store::peek`].
 //!   - mutations, all through [`Store::compute`] (moka's `and_compute_with`,
 //!     one call per key at a time): [`Store::store`], [`Store::delta`],
 //!     [`Store::touch`], [`Store::delete`].
@@ -31,6 +31,7 @@ use moka::future::Cache;
 use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 use moka::policy::EvictionPolicy;
+use ringcache_protocol::Limits;
 
 pub(crate) use expiry::{deadline, is_expired, now_unix, Deadline};
 pub(crate) use stats::Stats;
@@ -74,6 +75,8 @@ pub struct StoreConfig {
     pub max_bytes: u64,
     /// The eviction policy.
     pub eviction: Eviction,
+    /// `-I`: append/prepend results larger than this are refused.
+    pub max_item_size: usize,
 }
 
 impl Default for StoreConfig {
@@ -81,6 +84,7 @@ impl Default for StoreConfig {
         StoreConfig {
             max_bytes: 64 * 1024 * 1024,
             eviction: Eviction::default(),
+            max_item_size: 1024 * 1024,
         }
     }
 }
@@ -229,6 +233,7 @@ struct Inner {
     flush_deadline: AtomicU64,
     stats: Stats,
     max_bytes: u64,
+    limits: Limits,
 }
 
 /// The node's item store. Clones share one cache.
@@ -282,6 +287,7 @@ impl Store {
                 flush_deadline: AtomicU64::new(0),
                 stats,
                 max_bytes: config.max_bytes,
+                limits: Limits::default().max_item_size(config.max_item_size),
             }),
         }
     }
@@ -330,6 +336,19 @@ impl Store {
         }
         item.touch_access(now);
         Some(item)
+    }
+
+    /// Looks `key` up without recording an access (the meta commands decide
+    /// themselves what a fetch changes). Counts `get_expired`/`get_flushed`.
+    pub(crate) async fn peek(&self, key: &[u8], now: u64) -> Option<Arc<Item>> {
+        let item = self.inner.cache.get(key).await?;
+        self.live(&item, now, true).then_some(item)
+    }
+
+    /// Whether an item of this shape fits under `-I` (memcached's
+    /// `item_size_ok`).
+    pub(crate) fn fits(&self, key_len: usize, flags: u32, value_len: usize) -> bool {
+        self.inner.limits.item_fits(key_len, flags, value_len)
     }
 
     /// Runs `f` on the live item under `key` (or `None`) with moka's per-key
@@ -402,6 +421,12 @@ impl Store {
                     (StoreMode::Cas(unique), Some(item)) if item.cas != unique => {
                         (Change::Keep, StoreOutcome::Exists)
                     }
+                    (StoreMode::Append | StoreMode::Prepend, Some(item))
+                        if !self.fits(key.len(), item.flags, item.value.len() + value.len()) =>
+                    {
+                        // memcached cannot allocate the joined item.
+                        (Change::Keep, StoreOutcome::NotStored)
+                    }
                     (StoreMode::Append | StoreMode::Prepend, Some(item)) => {
                         let mut joined = Vec::with_capacity(item.value.len() + value.len());
                         if mode == StoreMode::Append {
@@ -413,6 +438,9 @@ impl Store {
                         }
                         let mut next = item.copy();
                         next.value = Bytes::from(joined);
+                        // memcached allocates a fresh item: the binary-key
+                        // mark is not carried over.
+                        next.key_binary = false;
                         next.cas = self.next_cas();
                         next.time = now;
                         let cas = next.cas;

@@ -186,6 +186,7 @@ async fn memory_bound_evicts() {
     let s = Store::new(&StoreConfig {
         max_bytes: 1024 * 1024,
         eviction: Eviction::Lru,
+        ..StoreConfig::default()
     });
     let value = vec![b'x'; 1000];
     for i in 0..5000u32 {
@@ -282,6 +283,7 @@ async fn measure_entry_overhead() {
         let s = Store::new(&StoreConfig {
             max_bytes: 1 << 40,
             eviction: Eviction::TinyLfu,
+            ..StoreConfig::default()
         });
         let n = 500_000u64;
         let value = vec![b'v'; 100];
