@@ -94,5 +94,5 @@ for rep in $(seq 1 "$REPS"); do
     done
 done
 
-SUMMARY_KEYS="hit_ratio,non_scan_hit_ratio,ops_per_sec,server_cpu_us_per_op,errors" \
+SUMMARY_KEYS="hit_ratio,non_scan_hit_ratio,curr_items,ops_per_sec,server_cpu_us_per_op,errors" \
     python3 "$SCRIPTS_DIR/summarize.py" "$RUN_DIR" memcached "$RESULTS_DIR/$NAME-$STAMP.json"

@@ -28,6 +28,8 @@ METRICS = [
     ("hit_ratio", ("hit_ratio",), "hit ratio", "{:.4f}"),
     ("non_scan_hit_ratio", ("non_scan_hit_ratio",), "non-scan hit", "{:.4f}"),
     ("errors", ("errors",), "errors", "{:.0f}"),
+    ("curr_items", ("server_stats", "curr_items"), "items", "{:.0f}"),
+    ("evictions", ("server_stats", "evictions"), "evictions", "{:.0f}"),
 ]
 
 
@@ -36,6 +38,11 @@ def dig(d, path):
         if not isinstance(d, dict) or d.get(p) is None:
             return None
         d = d[p]
+    if isinstance(d, str):  # server stats are strings
+        try:
+            return float(d)
+        except ValueError:
+            return None
     return d
 
 
