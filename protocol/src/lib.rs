@@ -41,6 +41,13 @@
 //!    whether it is written (classic `noreply`, meta `q`);
 //!    [`encode_response`] writes it.
 //!
+//! # Client direction
+//!
+//! [`encode_request`] writes a request; [`parse_response`] reads the reply,
+//! given the [`Command`] it answers (only `END` after `stats` and bare
+//! numbers after `incr`/`decr` need it). [`ClientCodec`] pairs them for
+//! tokio with a FIFO of in-flight commands.
+//!
 //! # Layout
 //!
 //! - `request/`: [`Request`] and one file per command family (`get.rs`,
@@ -67,19 +74,21 @@ mod response;
 mod text;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod testing;
 
-pub use crate::codec::ServerCodec;
+pub use crate::codec::{ClientCodec, ServerCodec};
 pub use crate::error::ProtocolError;
 pub use crate::limits::{Limits, ITEM_HEADER_LEN, MAX_KEY_LEN, MAX_LINE_LEN};
 pub use crate::meta::{ArithmeticMode, FlagOrder, SetMode};
 pub use crate::request::{
-    parse_request, Admin, Arithmetic, Cas, Command, Delete, FlushAll, Gat, Get, MetaArithmetic,
-    MetaArithmeticFlags, MetaDebug, MetaDelete, MetaDeleteFlags, MetaGet, MetaGetFlags, MetaSet,
-    MetaSetFlags, Parsed, Reason, Rejection, Request, RequestDecoder, Shutdown, Stats, Store,
-    TooLarge, Touch, Verbosity,
+    encode_request, parse_request, Admin, Arithmetic, Cas, Command, Delete, FlushAll, Gat, Get,
+    MetaArithmetic, MetaArithmeticFlags, MetaDebug, MetaDelete, MetaDeleteFlags, MetaGet,
+    MetaGetFlags, MetaSet, MetaSetFlags, Parsed, Reason, Rejection, Request, RequestDecoder,
+    Shutdown, Stats, Store, TooLarge, Touch, Verbosity,
 };
 pub use crate::response::{
-    encode_response, MetaDebugReply, MetaReply, MetaStatus, Response, ReturnValues, Stat,
-    StatValue, Value,
+    encode_response, parse_response, MetaDebugReply, MetaReply, MetaStatus, Response, ReturnValues,
+    Stat, StatValue, Value,
 };

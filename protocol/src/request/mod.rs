@@ -4,6 +4,7 @@
 mod admin;
 mod arithmetic;
 mod delete;
+mod encode;
 mod get;
 mod meta;
 mod parse;
@@ -14,6 +15,7 @@ mod touch;
 pub use self::admin::{Admin, FlushAll, Shutdown, Stats, Verbosity};
 pub use self::arithmetic::Arithmetic;
 pub use self::delete::Delete;
+pub use self::encode::encode_request;
 pub use self::get::{Gat, Get};
 pub use self::meta::{
     MetaArithmetic, MetaArithmeticFlags, MetaDebug, MetaDelete, MetaDeleteFlags, MetaGet,
@@ -390,5 +392,69 @@ impl RequestDecoder {
                 Ok(Some(parsed.request))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::FlagOrder;
+    use crate::response::MetaReply;
+    use crate::testing::one;
+
+    fn meta(status: MetaStatus) -> Response {
+        Response::Meta(MetaReply::new(status, FlagOrder::new()))
+    }
+
+    /// memcached 1.6.18's noreply / q rules, as observed on the real
+    /// server (see the module docs of `request::meta`).
+    #[test]
+    fn suppression() {
+        use MetaStatus::*;
+        let all = [
+            Response::Stored,
+            Response::NotFound,
+            Response::Error,
+            Response::ServerError(bytes::Bytes::from_static(b"out of memory")),
+        ];
+        for input in [
+            &b"set k 0 0 1 noreply\r\nx\r\n"[..],
+            b"delete k noreply\r\n",
+            b"incr k 1 noreply\r\n",
+            b"touch k 1 noreply\r\n",
+            b"flush_all noreply\r\n",
+            b"verbosity 1 noreply\r\n",
+        ] {
+            let r = one(input);
+            assert!(all.iter().all(|resp| r.suppresses(resp)), "{r:?}");
+        }
+        let get = one(b"get a noreply\r\n");
+        assert!(!get.suppresses(&Response::Values(vec![])));
+        let mg = one(b"mg k q\r\n");
+        assert!(mg.suppresses(&meta(En)));
+        assert!(!mg.suppresses(&meta(Hd)) && !mg.suppresses(&meta(Va)));
+        assert!(!mg.suppresses(&Response::ClientError(bytes::Bytes::new())));
+        let ms = one(b"ms k 1 q\r\nx\r\n");
+        assert!(ms.suppresses(&meta(Hd)));
+        assert!(
+            !ms.suppresses(&meta(Ns)) && !ms.suppresses(&meta(Ex)) && !ms.suppresses(&meta(Nf))
+        );
+        let md = one(b"md k q\r\n");
+        assert!(md.suppresses(&meta(Hd)) && !md.suppresses(&meta(Nf)) && !md.suppresses(&meta(Ex)));
+        let ma = one(b"ma k q\r\n");
+        assert!(ma.suppresses(&meta(Hd)) && ma.suppresses(&meta(Va)));
+        assert!(!ma.suppresses(&meta(Nf)) && !ma.suppresses(&meta(Ex)));
+        let mut created = MetaReply::new(Va, FlagOrder::new());
+        created.flags.vivified = true;
+        assert!(!ma.suppresses(&Response::Meta(created)));
+        assert!(!one(b"mn\r\n").suppresses(&Response::MetaNoop));
+        assert!(mg.suppresses(&Response::NoReply));
+    }
+
+    #[test]
+    fn quit_and_closing_rejections_close() {
+        assert!(one(b"quit\r\n").closes_connection());
+        assert!(one(b"GET / HTTP/1.1\r\n").closes_connection());
+        assert!(!one(b"bogus\r\n").closes_connection());
     }
 }

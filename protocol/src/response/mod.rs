@@ -2,10 +2,12 @@
 //! the encoder that writes them straight into a `BytesMut`.
 
 mod meta;
+mod parse;
 mod stats;
 mod value;
 
 pub use self::meta::{MetaDebugReply, MetaReply, MetaStatus, ReturnValues};
+pub use self::parse::parse_response;
 pub use self::stats::{Stat, StatValue};
 pub use self::value::Value;
 
@@ -268,4 +270,133 @@ fn encode_meta_debug(m: &MetaDebugReply, dst: &mut BytesMut) {
     dst.put_slice(b" size=");
     put_u64(dst, m.size);
     dst.put_slice(CRLF);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::FlagOrder;
+
+    fn enc(r: &Response) -> String {
+        let mut out = BytesMut::new();
+        encode_response(r, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn words() {
+        for (r, s) in [
+            (Response::Stored, "STORED\r\n"),
+            (Response::NotStored, "NOT_STORED\r\n"),
+            (Response::Exists, "EXISTS\r\n"),
+            (Response::NotFound, "NOT_FOUND\r\n"),
+            (Response::Deleted, "DELETED\r\n"),
+            (Response::Touched, "TOUCHED\r\n"),
+            (Response::Ok, "OK\r\n"),
+            (Response::Reset, "RESET\r\n"),
+            (Response::Error, "ERROR\r\n"),
+            (Response::MetaNoop, "MN\r\n"),
+            (Response::NoReply, ""),
+            (
+                Response::Number(18446744073709551615),
+                "18446744073709551615\r\n",
+            ),
+            (
+                Response::Version(Bytes::from_static(b"1.6.18")),
+                "VERSION 1.6.18\r\n",
+            ),
+            (
+                Response::ClientError(Bytes::from_static(b"bad data chunk")),
+                "CLIENT_ERROR bad data chunk\r\n",
+            ),
+            (
+                Response::ServerError(Bytes::from_static(b"out of memory")),
+                "SERVER_ERROR out of memory\r\n",
+            ),
+            (
+                Response::Line(Bytes::from_static(b"ERROR: shutdown not enabled")),
+                "ERROR: shutdown not enabled\r\n",
+            ),
+            (Response::Values(vec![]), "END\r\n"),
+        ] {
+            assert_eq!(enc(&r), s);
+        }
+    }
+
+    #[test]
+    fn values_and_stats() {
+        let v = |cas| Value {
+            key: Bytes::from_static(b"a"),
+            flags: 0,
+            cas,
+            data: Bytes::from_static(b"x"),
+        };
+        assert_eq!(
+            enc(&Response::Values(vec![v(None), v(None)])),
+            "VALUE a 0 1\r\nx\r\nVALUE a 0 1\r\nx\r\nEND\r\n"
+        );
+        assert_eq!(
+            enc(&Response::Values(vec![v(Some(4))])),
+            "VALUE a 0 1 4\r\nx\r\nEND\r\n"
+        );
+        let stats = vec![
+            Stat::uint("pid", 42),
+            Stat {
+                name: Bytes::from_static(b"delta"),
+                value: StatValue::Signed(-3),
+            },
+            Stat::text("version", Bytes::from_static(b"1.6.18")),
+        ];
+        assert_eq!(
+            enc(&Response::Stats(stats)),
+            "STAT pid 42\r\nSTAT delta -3\r\nSTAT version 1.6.18\r\nEND\r\n"
+        );
+    }
+
+    #[test]
+    fn meta_in_request_order() {
+        // what memcached sent for `mg a s v t f c k Oxyz h l` on a hit
+        let mut m = MetaReply::new(MetaStatus::Va, b"svtfckOhl".iter().collect::<FlagOrder>());
+        m.value = Some(Bytes::from_static(b"abc"));
+        m.flags.size = Some(3);
+        m.flags.ttl = Some(-1);
+        m.flags.client_flags = Some(5);
+        m.flags.cas = Some(16);
+        m.flags.key = Some(Bytes::from_static(b"a"));
+        m.flags.opaque = Some(Bytes::from_static(b"xyz"));
+        m.flags.hit_before = Some(false);
+        m.flags.last_access = Some(0);
+        assert_eq!(
+            enc(&Response::Meta(m.clone())),
+            "VA 3 s3 t-1 f5 c16 ka Oxyz h0 l0\r\nabc\r\n"
+        );
+        // W X Z come last, in memcached's order
+        m.flags.won = true;
+        m.flags.stale = true;
+        m.flags.token_sent = true;
+        m.status = MetaStatus::Hd;
+        assert_eq!(
+            enc(&Response::Meta(m)),
+            "HD s3 t-1 f5 c16 ka Oxyz h0 l0 Z X W\r\n"
+        );
+        // binary keys are re-encoded, with ` b`
+        let mut m = MetaReply::new(MetaStatus::En, b"kb".iter().collect::<FlagOrder>());
+        m.flags.key = Some(Bytes::from_static(b"foo"));
+        m.flags.key_base64 = true;
+        assert_eq!(enc(&Response::Meta(m)), "EN kZm9v b\r\n");
+        let me = MetaDebugReply {
+            key: Bytes::from_static(b"a"),
+            key_base64: false,
+            exp: -1,
+            last_access: 1,
+            cas: 16,
+            fetched: true,
+            class: 1,
+            size: 67,
+        };
+        assert_eq!(
+            enc(&Response::MetaDebug(me)),
+            "ME a exp=-1 la=1 cas=16 fetch=yes cls=1 size=67\r\n"
+        );
+    }
 }
