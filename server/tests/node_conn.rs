@@ -2,6 +2,9 @@
 //! passed in as a listener and stopped through the shutdown future. No
 //! fixed ports, no sleeps: waits are on conditions, each with a deadline.
 
+// Test helpers outside #[test] fns: a panic is a failed assertion.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
