@@ -15,7 +15,7 @@
 # WARMUP requests of the trace fill it and are not counted.
 #
 # Usage:  benches/scripts/hit_ratio.sh
-# Env:    MB=16 KEYS=1000000 REQUESTS=2000000 WARMUP=1000000 DEPTH=64
+# Env:    MB=16 (a list, e.g. MB="8 16 32", gives a hit ratio vs size curve) KEYS=1000000 REQUESTS=2000000 WARMUP=1000000 DEPTH=64
 #         VALUE_SIZE=100 ZIPF_S=0.99 SCAN_EVERY=100000 SCAN_LEN=30000 SEED=1
 #         REPS=1 TRACES="zipf scan" POLICIES="tinylfu lru" THREADS=1
 #         SANITY=1 (a second memcached instead of ringcache: ratio ~1.0)
@@ -66,6 +66,7 @@ log "results in $RUN_DIR; servers: $SERVERS"
 
 port=$BASE_PORT
 for rep in $(seq 1 "$REPS"); do
+  for mb in $MB; do
     for trace in $TRACES; do
         trace_args=(--dist "zipf:$ZIPF_S")
         if [ "$trace" = scan ]; then trace_args+=(--scan-every "$SCAN_EVERY" --scan-len "$SCAN_LEN"); fi
@@ -75,13 +76,13 @@ for rep in $(seq 1 "$REPS"); do
         for srv in $order; do
             port=$((port + 1))
             case "$srv" in
-                memcached|memcached-b) cmd="$(memcached_cmd "$port" "$MB" "$THREADS")" ;;
-                ringcache-default) cmd="$(ringcache_cmd "$port" "$MB" "$THREADS")" ;;
-                ringcache-*) cmd="$(ringcache_cmd "$port" "$MB" "$THREADS" --eviction "${srv#ringcache-}")" ;;
+                memcached|memcached-b) cmd="$(memcached_cmd "$port" "$mb" "$THREADS")" ;;
+                ringcache-default) cmd="$(ringcache_cmd "$port" "$mb" "$THREADS")" ;;
+                ringcache-*) cmd="$(ringcache_cmd "$port" "$mb" "$THREADS" --eviction "${srv#ringcache-}")" ;;
             esac
             start_server "$srv" "$port" "$cmd"
             pid=$SERVER_PID
-            scenario="${trace}_m${MB}"
+            scenario="${trace}_m$(printf %03d "$mb")"
             out="$RUN_DIR/${scenario}__${srv}__r${rep}.json"
             loadgen -s "127.0.0.1:$port" -c 1 -d "$DEPTH" --cache-aside \
                 --keys "$KEYS" --key-size 20 --value-size "$VALUE_SIZE" "${trace_args[@]}" \
@@ -92,6 +93,7 @@ for rep in $(seq 1 "$REPS"); do
             stop_server "$pid"
         done
     done
+  done
 done
 
 SUMMARY_KEYS="hit_ratio,non_scan_hit_ratio,curr_items,ops_per_sec,server_cpu_us_per_op,errors" \

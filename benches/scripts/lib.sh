@@ -19,7 +19,7 @@
 #   MEMCACHED_BIN     memcached to compare with (default: memcached on PATH)
 #   SERVER_CPUS       taskset CPU list for servers (default 0)
 #   LOADGEN_CPUS      taskset CPU list for the load generator (default 1)
-#   BASE_PORT         first loopback port to use (default 40000 + pid % 10000)
+#   BASE_PORT         first loopback port to use (default 24000 + pid % 8000)
 #   RESULTS_DIR       where JSON goes (default: <repo>/benches/results)
 # On a single-core machine pinning is skipped.
 
@@ -30,7 +30,8 @@ REPO_DIR="$(cd "$SCRIPTS_DIR/../.." && pwd)"
 RESULTS_DIR="${RESULTS_DIR:-$REPO_DIR/benches/results}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
 MEMCACHED_BIN="${MEMCACHED_BIN:-memcached}"
-BASE_PORT="${BASE_PORT:-$((40000 + $$ % 10000))}"
+# Below the ephemeral range (32768+), so no client socket holds our port.
+BASE_PORT="${BASE_PORT:-$((24000 + $$ % 8000))}"
 
 if [ "$(nproc)" -ge 2 ]; then
     SERVER_CPUS="${SERVER_CPUS:-0}"
