@@ -32,7 +32,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringcache_protocol::{encode_response, Request, RequestDecoder, Response};
+use ringcache_protocol::{encode_response, Command, Reason, Request, RequestDecoder, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -69,13 +69,20 @@ pub(crate) async fn run<E: Execute>(
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let stats = &config.conn_stats;
     loop {
-        // Execute every complete frame, up to MAX_BATCH.
+        // Execute every complete frame, up to MAX_BATCH or WRITE_BOUNDARY.
         let mut executed = 0;
         let mut close = false;
+        let mut drained = false;
+        // End of the replies memcached would already have sent (see
+        // `culls_pending_replies`).
+        let mut sent_mark = 0;
         while executed < MAX_BATCH && wbuf.len() < WRITE_BOUNDARY {
             let request = match decoder.decode(&mut rbuf) {
                 Ok(Some(request)) => request,
-                Ok(None) => break,
+                Ok(None) => {
+                    drained = true;
+                    break;
+                }
                 Err(error) => {
                     tracing::debug!(%error, "unrecoverable input; closing");
                     close = true;
@@ -86,8 +93,18 @@ pub(crate) async fn run<E: Execute>(
             let closes = request.closes_connection();
             let is_shutdown = matches!(request, Request::Shutdown(_));
             let response = exec.execute(&request).await;
+            if culls_pending_replies(&request) {
+                wbuf.truncate(sent_mark);
+            }
             if !request.suppresses(&response) {
                 encode_response(&response, &mut wbuf);
+            }
+            if matches!(
+                request,
+                Request::Get(_) | Request::Gets(_) | Request::Gat(_) | Request::Gats(_)
+            ) {
+                // memcached transmits right after a get (conn_mwrite).
+                sent_mark = wbuf.len();
             }
             if closes || (is_shutdown && response == Response::NoReply) {
                 close = true;
@@ -99,16 +116,18 @@ pub(crate) async fn run<E: Execute>(
             stats.bytes_written.add(wbuf.len() as u64);
             wbuf.clear();
         }
+        if wbuf.capacity() > 4 * WRITE_BOUNDARY {
+            // A large reply grew the buffer; do not keep it per connection.
+            wbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
         if close {
             let _ = stream.shutdown().await;
             return Ok(());
         }
-        if executed == MAX_BATCH || wbuf.capacity() > 4 * WRITE_BOUNDARY {
-            // More frames may be waiting: let other connections run first.
+        if !drained {
+            // Complete frames may be waiting: let other connections run
+            // first, then go on without reading.
             stats.yields.incr();
-            if wbuf.capacity() > 4 * WRITE_BOUNDARY {
-                wbuf = BytesMut::with_capacity(READ_CHUNK);
-            }
             tokio::task::yield_now().await;
             continue;
         }
@@ -138,6 +157,25 @@ pub(crate) async fn run<E: Execute>(
                 return Ok(());
             }
         }
+    }
+}
+
+/// memcached 1.6.18 quirk: a `get`/`gets`/`gat`/`gats` line with a key
+/// over 250 bytes drops every reply queued but not yet sent on the
+/// connection (`conn_release_items` in `process_get_command`), then answers
+/// `CLIENT_ERROR bad command line format`. memcached transmits after every
+/// successful get, so what it drops is the replies queued since the last
+/// get of the same read; ours are those since the last get of the batch.
+fn culls_pending_replies(request: &Request) -> bool {
+    match request {
+        Request::Invalid(r) => {
+            r.reason == Reason::BadCommandLineFormat
+                && matches!(
+                    r.command,
+                    Some(Command::Get | Command::Gets | Command::Gat | Command::Gats)
+                )
+        }
+        _ => false,
     }
 }
 

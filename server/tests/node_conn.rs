@@ -337,3 +337,27 @@ async fn stats_count_connections_and_commands() {
     }
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_after_a_large_reply_in_one_batch_are_served() {
+    let node = TestNode::start(NodeConfig::default()).await;
+    let mut stream = node.connect().await;
+    let value = vec![b'x'; 200 * 1024];
+    let mut set = format!("set big 0 0 {}\r\n", value.len()).into_bytes();
+    set.extend_from_slice(&value);
+    set.extend_from_slice(b"\r\n");
+    roundtrip(&mut stream, &set, b"STORED\r\n").await;
+    // The first reply passes the write boundary; the rest of the batch must
+    // still be executed without waiting for more input.
+    stream
+        .write_all(b"get big\r\nversion\r\nget big\r\nversion\r\n")
+        .await
+        .unwrap();
+    let mut one = format!("VALUE big 0 {}\r\n", value.len()).into_bytes();
+    one.extend_from_slice(&value);
+    one.extend_from_slice(b"\r\nEND\r\nVERSION 1.6.18\r\n");
+    let expected = one.repeat(2);
+    let got = read_exactly(&mut stream, expected.len()).await;
+    assert!(got == expected, "replies after a large one went missing");
+    node.shutdown().await;
+}
