@@ -170,9 +170,9 @@ use continuum::Continuum;
 /// 2 bytes of index per point, 4.1 million points at 1,000 nodes.
 pub const VNODES_PER_WEIGHT: u64 = 4096;
 
-/// Largest number of points a ring may hold (2^24: about 230 MB held, twice
-/// that while building): 4,096 units of weight under [`Scheme::Xxh3`], e.g.
-/// 4,096 weight-1 nodes.
+/// Largest number of points a ring may hold (2^24: about 230 MB held,
+/// nearly three times that while building): 4,096 units of weight under
+/// [`Scheme::Xxh3`], e.g. 4,096 weight-1 nodes.
 pub const MAX_POINTS: u64 = 1 << 24;
 
 /// Most nodes a ring may hold, zero-weight ones included (2^20).
