@@ -63,7 +63,24 @@
 //!
 //! The binary protocol, SASL/`-Y` authentication, UDP framing, and
 //! memcached's admin verbs beyond passing them through as
-//! [`Request::Admin`].
+//! [`Request::Admin`] (`cache_memlimit`, `lru`, `lru_crawler`, `slabs`,
+//! `watch`, `extstore`, `refresh_certs`). Meta flags newer than 1.6.18
+//! (`E`, `x`, lowercase modes) are refused, as 1.6.18 refuses them.
+//!
+//! # Known differences from memcached 1.6.18
+//!
+//! Where memcached's behaviour depends on timing or on side effects it
+//! performs before failing, this crate picks the deterministic reading:
+//! - a command line longer than 2048 bytes is parsed when its newline is
+//!   already buffered and closes the connection otherwise; memcached does
+//!   the same, so the outcome depends on how the bytes arrive (for both);
+//! - `get`/`gets` lines are bounded by [`Limits::max_multiget_line`]
+//!   (memcached has no bound);
+//! - `mg`/`ma` with an `O` token over 32 bytes are refused before
+//!   executing; memcached first applies `T`/`N` (`mg`) or the delta (`ma`),
+//!   then sends the same error;
+//! - `SERVER_ERROR object too large for cache` is available at once;
+//!   memcached writes it after the discarded block has arrived.
 
 mod codec;
 mod error;

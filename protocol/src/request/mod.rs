@@ -452,6 +452,22 @@ mod tests {
     }
 
     #[test]
+    fn token_count_errors_name_no_command() {
+        let Request::Invalid(r) = one(b"flush_all 1 2 3\r\n") else {
+            panic!()
+        };
+        assert_eq!(r.command, None);
+        let Request::Invalid(r) = one(b"flush_all x\r\n") else {
+            panic!()
+        };
+        assert_eq!(r.command, Some(Command::FlushAll));
+        let Request::Invalid(r) = one(b"set k 0 0\r\n") else {
+            panic!()
+        };
+        assert_eq!(r.command, None);
+    }
+
+    #[test]
     fn quit_and_closing_rejections_close() {
         assert!(one(b"quit\r\n").closes_connection());
         assert!(one(b"GET / HTTP/1.1\r\n").closes_connection());

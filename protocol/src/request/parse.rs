@@ -44,8 +44,6 @@ fn route(verb: &[u8], ntokens: usize) -> Route {
             b"gets" => Route::Simple(C::Gets),
             b"gat" => Route::Simple(C::Gat),
             b"gats" => Route::Simple(C::Gats),
-            // memcached checks the token count before the verb here
-            _ if ntokens < 3 => Route::Error,
             _ => Route::Error,
         },
         [b's', ..] => match verb {

@@ -126,18 +126,21 @@ pub struct Rejection {
     /// `CLIENT_ERROR bad command line format`). Never set for meta commands,
     /// whose errors are always sent.
     pub noreply: bool,
-    /// The command the line named, when it was a known one (for stats and
-    /// metrics; memcached counts some refused commands, e.g. `flush_all`).
+    /// The command whose handler refused the line, for stats and metrics
+    /// (memcached counts some refused commands, e.g. `flush_all` with a bad
+    /// delay). `None` for `ERROR` replies: memcached refuses a wrong token
+    /// count before any handler runs, and counts nothing.
     pub command: Option<Command>,
 }
 
 impl Rejection {
-    /// A rejection that is not withheld.
+    /// A rejection that is not withheld. `command` is dropped for
+    /// [`Reason::UnknownCommand`] (see [`Rejection::command`]).
     pub fn new(reason: Reason, command: Option<Command>) -> Self {
         Rejection {
             reason,
             noreply: false,
-            command,
+            command: command.filter(|_| reason != Reason::UnknownCommand),
         }
     }
 
