@@ -6,7 +6,7 @@
 //!   loop and visited in order, so successive lookups land on unrelated
 //!   parts of the ring, as real traffic does: the figure includes the cache
 //!   misses of a ring larger than L2 (xxh3 holds 4,096 points per node:
-//!   5.2 MiB at 100 nodes, 51 MiB at 1,000). `Throughput::Elements(1)`.
+//!   4.4 MiB at 100 nodes, 43 MiB at 1,000). `Throughput::Elements(1)`.
 //! - `ring/replicas3/xxh3/100`: the walk to 3 distinct nodes at 100 nodes.
 //! - `ring/build/{xxh3,ketama}/1000`: building a ring from 1,000 nodes, what
 //!   a membership change costs a client.

@@ -9,7 +9,7 @@ const TOP_BITS: u32 = 10;
 
 /// Virtual-node positions in ascending order, with the owner of each one.
 ///
-/// Kept as two parallel vectors (8 + 4 bytes per point) rather than a vector
+/// Kept as two parallel vectors (8 + 2 bytes per point) rather than a vector
 /// of pairs so that the search touches only positions. `buckets[b]` is the
 /// first point whose top `bits` bits are `>= b`; the points of bucket `b` are
 /// `positions[buckets[b]..buckets[b + 1]]`. With about two to four points per
@@ -18,7 +18,8 @@ const TOP_BITS: u32 = 10;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Continuum {
     positions: Vec<u64>,
-    owners: Vec<u32>,
+    /// Node ids; 16 bits because a ring holds at most `MAX_NODES` = 2^16.
+    owners: Vec<u16>,
     buckets: Vec<u32>,
     /// `space_bits - bits`: how far to shift a hash to get its bucket.
     shift: u32,
@@ -41,7 +42,7 @@ impl Continuum {
     /// each bucket of a few points. At a million points and more it is
     /// several times faster than `sort_unstable`, whose random accesses miss
     /// the cache.
-    pub(crate) fn build(positions: &[u64], runs: &[(u32, usize)], space_bits: u32) -> Self {
+    pub(crate) fn build(positions: &[u64], runs: &[(u16, usize)], space_bits: u32) -> Self {
         let len = runs
             .iter()
             .map(|&(_, n)| n)
@@ -69,7 +70,7 @@ impl Continuum {
             top_start[t + 1] += top_start[t];
         }
         let mut cursor = top_start.clone();
-        let mut by_top = vec![(0u64, 0u32); len];
+        let mut by_top = vec![(0u64, 0u16); len];
         let mut run_start = 0usize;
         for &(owner, count) in runs {
             let run_end = (run_start + count).min(len);
@@ -88,7 +89,7 @@ impl Continuum {
         let sub_mask = sub_count - 1;
         let mut buckets = vec![0u32; (1usize << bits) + 1];
         let mut sub_cursor = vec![0usize; sub_count];
-        let mut scratch: Vec<(u64, u32)> = Vec::new();
+        let mut scratch: Vec<(u64, u16)> = Vec::new();
         let mut sorted_positions = Vec::with_capacity(len);
         let mut owners = Vec::with_capacity(len);
         for t in 0..top_count {
@@ -139,7 +140,7 @@ impl Continuum {
 
     /// Owner of point `i`.
     pub(crate) fn owner(&self, i: usize) -> u32 {
-        self.owners[i]
+        u32::from(self.owners[i])
     }
 
     /// Index of the first point at or after `hash`, wrapping to the first
@@ -166,12 +167,12 @@ impl Continuum {
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.positions.capacity() * 8 + self.owners.capacity() * 4 + self.buckets.capacity() * 4
+        self.positions.capacity() * 8 + self.owners.capacity() * 2 + self.buckets.capacity() * 4
     }
 }
 
 /// Sorts a handful of points (a bucket holds a few on average).
-fn insertion_sort(points: &mut [(u64, u32)]) {
+fn insertion_sort(points: &mut [(u64, u16)]) {
     for i in 1..points.len() {
         let mut j = i;
         while j > 0 && points[j - 1] > points[j] {
@@ -193,7 +194,7 @@ mod tests {
     /// A continuum from `(position, owner)` pairs.
     fn from_pairs(pairs: Vec<(u64, u32)>, space_bits: u32) -> Continuum {
         let positions: Vec<u64> = pairs.iter().map(|&(p, _)| p).collect();
-        let runs: Vec<(u32, usize)> = pairs.iter().map(|&(_, o)| (o, 1)).collect();
+        let runs: Vec<(u16, usize)> = pairs.iter().map(|&(_, o)| (o as u16, 1)).collect();
         Continuum::build(&positions, &runs, space_bits)
     }
 

@@ -166,17 +166,18 @@ use continuum::Continuum;
 /// 200 random sets of 10 equal nodes: with 4,096 points the largest node
 /// holds on average 2.5 % more than the mean, and 1 set in 100 more than
 /// 4.7 %; with 1,600 points it was 3.9 % and 1 set in 4 (ketama's 160 points
-/// give about 10 %). The price is memory and build time: 12 bytes plus 1 to
+/// give about 10 %). The price is memory and build time: 10 bytes plus 1 to
 /// 2 bytes of index per point, 4.1 million points at 1,000 nodes.
 pub const VNODES_PER_WEIGHT: u64 = 4096;
 
-/// Largest number of points a ring may hold (2^24: about 230 MB held,
+/// Largest number of points a ring may hold (2^24: about 190 MB held,
 /// nearly three times that while building): 4,096 units of weight under
 /// [`Scheme::Xxh3`], e.g. 4,096 weight-1 nodes.
 pub const MAX_POINTS: u64 = 1 << 24;
 
-/// Most nodes a ring may hold, zero-weight ones included (2^20).
-pub const MAX_NODES: usize = 1 << 20;
+/// Most nodes a ring may hold, zero-weight ones included (2^16), so that a
+/// point's owner fits in 2 bytes.
+pub const MAX_NODES: usize = 1 << 16;
 
 /// Longest node name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 255;
@@ -355,7 +356,7 @@ impl Ring {
     ///
     /// Cost: linear in the number of points (4,096 per unit of weight under
     /// [`Scheme::Xxh3`], 160 per node under [`Scheme::Ketama`]): about 0.2 s
-    /// and 51 MiB for 1,000 weight-1 nodes under `Xxh3`.
+    /// and 43 MiB for 1,000 weight-1 nodes under `Xxh3`.
     ///
     /// # Errors
     ///
@@ -404,7 +405,7 @@ impl Ring {
         let counts = point_counts(&nodes, scheme)?;
         let total: u64 = counts.iter().sum();
         let mut points: Vec<u64> = Vec::with_capacity(total as usize);
-        let mut runs: Vec<(u32, usize)> = Vec::with_capacity(nodes.len());
+        let mut runs: Vec<(u16, usize)> = Vec::with_capacity(nodes.len());
         let mut label = Vec::new();
         for (id, (node, &count)) in nodes.iter().zip(&counts).enumerate() {
             match scheme {
@@ -412,8 +413,8 @@ impl Ring {
                 // Ketama counts come from a `u32`.
                 Scheme::Ketama => ketama::push_points(node, count as u32, &mut points),
             }
-            // Fits: `nodes.len() <= MAX_NODES = 2^20`.
-            runs.push((id as u32, count as usize));
+            // Fits: `nodes.len() <= MAX_NODES = 2^16`.
+            runs.push((id as u16, count as usize));
         }
         let holders = counts.iter().filter(|&&c| c > 0).count();
         Ok(Ring {
@@ -576,7 +577,7 @@ impl Ring {
         xxh3::key_hash(text.as_bytes())
     }
 
-    /// Approximate heap memory held by the ring, in bytes: 12 bytes per point
+    /// Approximate heap memory held by the ring, in bytes: 10 bytes per point
     /// plus the bucket index (1 to 2 bytes per point) plus the node list.
     pub fn heap_bytes(&self) -> usize {
         let names: usize = self.nodes.iter().map(|n| n.name.capacity()).sum();

@@ -83,6 +83,21 @@ fn too_many_points_is_an_error_not_an_allocation() {
 }
 
 #[test]
+fn too_many_nodes_is_an_error() {
+    let nodes = (0..=MAX_NODES).map(|i| Node::weighted(format!("n{i}"), 0));
+    assert_eq!(
+        Ring::new(nodes).unwrap_err(),
+        RingError::TooManyNodes {
+            nodes: MAX_NODES + 1,
+            max: MAX_NODES
+        }
+    );
+    // The largest allowed ring of zero-weight nodes builds (and holds nothing).
+    let nodes = (0..MAX_NODES).map(|i| Node::weighted(format!("n{i}"), 0));
+    assert!(Ring::new(nodes).unwrap().lookup(b"k").is_none());
+}
+
+#[test]
 fn rebuild_helpers() {
     let ring = Ring::new([Node::new("a"), Node::new("b")]).unwrap();
     let more = ring.with_node(Node::weighted("c", 2)).unwrap();
