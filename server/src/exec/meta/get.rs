@@ -77,7 +77,14 @@ fn time_flags(req: &MetaGet) -> TimeFlags {
 fn read(item: Arc<Item>, req: &MetaGet, clock: &Clock) -> Hit {
     let token_sent = item.win_sent.load(Ordering::Relaxed);
     let start = clock.rel_of_deadline(item.expires_at);
-    let walk = walk(req.flags.order, time_flags(req), start, false, token_sent, clock);
+    let walk = walk(
+        req.flags.order,
+        time_flags(req),
+        start,
+        false,
+        token_sent,
+        clock,
+    );
     let (fetched_before, last_access) = access(&item, req.flags.no_update, clock.now);
     Hit {
         item,

@@ -105,7 +105,13 @@ async fn store_item(store: &Store, req: &MetaSet, command: Command, now: u64) ->
     let f = &req.flags;
     let request_cas = f.compare_cas.unwrap_or(0);
     let fresh = |expires_at: u64| {
-        let mut item = Item::new(own(&req.value), f.client_flags, store.next_cas(), expires_at, now);
+        let mut item = Item::new(
+            own(&req.value),
+            f.client_flags,
+            store.next_cas(),
+            expires_at,
+            now,
+        );
         item.key_binary = f.base64;
         item
     };
@@ -140,7 +146,10 @@ async fn store_item(store: &Store, req: &MetaSet, command: Command, now: u64) ->
                         // The value is replaced, but the TTL, the stale mark
                         // and a handed-out token stay.
                         let item = fresh(old.expires_at);
-                        let item = Item { stale: true, ..item };
+                        let item = Item {
+                            stale: true,
+                            ..item
+                        };
                         if old.win_sent.load(Ordering::Relaxed) {
                             item.win_sent.store(true, Ordering::Relaxed);
                         }
@@ -191,7 +200,10 @@ mod tests {
         assert_eq!(Command::of(&flags(SetMode::Set, Some(0))), Command::Cas);
         assert_eq!(Command::of(&flags(SetMode::Replace, Some(3))), Command::Cas);
         assert_eq!(Command::of(&flags(SetMode::Add, Some(3))), Command::Add);
-        assert_eq!(Command::of(&flags(SetMode::Append, Some(3))), Command::Append);
+        assert_eq!(
+            Command::of(&flags(SetMode::Append, Some(3))),
+            Command::Append
+        );
         assert_eq!(Command::of(&flags(SetMode::Set, None)), Command::Set);
     }
 
