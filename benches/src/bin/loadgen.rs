@@ -1225,3 +1225,220 @@ fn main() -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    //! The load generator against a tiny in-process memcached stand-in: counts
+    //! and determinism only, never timings.
+
+    use std::collections::{HashMap, VecDeque};
+    use std::sync::Mutex;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A store holding at most `capacity` keys, evicting the oldest insert
+    /// first (deterministic, unlike a real cache).
+    #[derive(Default)]
+    struct Store {
+        map: HashMap<Vec<u8>, usize>,
+        order: VecDeque<Vec<u8>>,
+        capacity: usize,
+    }
+
+    async fn serve_conn(mut s: TcpStream, store: Arc<Mutex<Store>>) {
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        loop {
+            match s.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            while let Some(cr) = buf.windows(2).position(|w| w == b"\r\n") {
+                let line = buf[..cr].to_vec();
+                let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+                match words[0] {
+                    b"get" => {
+                        let st = store.lock().unwrap();
+                        for k in &words[1..] {
+                            if let Some(&n) = st.map.get(*k) {
+                                out.extend_from_slice(b"VALUE ");
+                                out.extend_from_slice(k);
+                                out.extend_from_slice(format!(" 0 {n}\r\n").as_bytes());
+                                out.extend(std::iter::repeat_n(b'v', n));
+                                out.extend_from_slice(b"\r\n");
+                            }
+                        }
+                        out.extend_from_slice(b"END\r\n");
+                        buf.advance(cr + 2);
+                    }
+                    b"set" => {
+                        let n: usize = std::str::from_utf8(words[4]).unwrap().parse().unwrap();
+                        if buf.len() < cr + 2 + n + 2 {
+                            break;
+                        }
+                        let mut st = store.lock().unwrap();
+                        let key = words[1].to_vec();
+                        if st.map.insert(key.clone(), n).is_none() {
+                            st.order.push_back(key);
+                        }
+                        while st.map.len() > st.capacity {
+                            let old = st.order.pop_front().unwrap();
+                            st.map.remove(&old);
+                        }
+                        out.extend_from_slice(b"STORED\r\n");
+                        buf.advance(cr + 2 + n + 2);
+                    }
+                    b"stats" => {
+                        let n = store.lock().unwrap().map.len();
+                        out.extend_from_slice(format!("STAT curr_items {n}\r\nEND\r\n").as_bytes());
+                        buf.advance(cr + 2);
+                    }
+                    _ => {
+                        out.extend_from_slice(b"ERROR\r\n");
+                        buf.advance(cr + 2);
+                    }
+                }
+            }
+            if !out.is_empty() {
+                if s.write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+            }
+        }
+    }
+
+    async fn mock_server(capacity: usize) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let store = Arc::new(Mutex::new(Store {
+            capacity,
+            ..Store::default()
+        }));
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                // As memcached does; without it Nagle's algorithm holds
+                // back the second reply of a batch split across two reads.
+                let _ = s.set_nodelay(true);
+                tokio::spawn(serve_conn(s, Arc::clone(&store)));
+            }
+        });
+        addr
+    }
+
+    fn run_with(capacity: usize, flags: &[&str]) -> Report {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let addr = mock_server(capacity).await;
+            let target = addr.to_string();
+            let mut argv = vec!["ringcache-loadgen", "-q", "-s", &target];
+            argv.extend_from_slice(flags);
+            let args = Args::parse_from(argv);
+            let run = parse_args(&args).unwrap();
+            run_all(args, run).await.unwrap()
+        })
+    }
+
+    #[test]
+    fn closed_loop_counts_every_request_once() {
+        let r = run_with(
+            usize::MAX,
+            &[
+                "-c",
+                "4",
+                "-d",
+                "8",
+                "--mix",
+                "80:10:10",
+                "--mget-size",
+                "5",
+                "--keys",
+                "500",
+                "--prefill",
+                "--requests",
+                "3000",
+            ],
+        );
+        assert_eq!(r.ops, 3000);
+        assert_eq!(r.gets + r.sets + r.multigets, 3000);
+        assert_eq!(r.get_keys, r.gets + 5 * r.multigets);
+        assert_eq!(r.errors, 0);
+        assert_eq!(r.prefill_sets, 500);
+        assert_eq!(r.hit_ratio, Some(1.0));
+        assert!(r.latency_us.p50 > 0.0);
+        assert_eq!(
+            r.server_stats.get("curr_items").map(String::as_str),
+            Some("500")
+        );
+    }
+
+    #[test]
+    fn cache_aside_trace_is_reproducible() {
+        let flags = [
+            "-c",
+            "1",
+            "-d",
+            "16",
+            "--cache-aside",
+            "--keys",
+            "2000",
+            "--dist",
+            "zipf:0.99",
+            "--requests",
+            "5000",
+            "--warmup-requests",
+            "1000",
+            "--scan-every",
+            "500",
+            "--scan-len",
+            "50",
+            "--seed",
+            "7",
+        ];
+        let a = run_with(200, &flags);
+        let b = run_with(200, &flags);
+        assert_eq!(a.gets, 4000);
+        assert!(a.misses > 0 && a.hits > 0);
+        // Every recorded miss is filled by one set.
+        assert_eq!(a.sets, a.misses);
+        assert_eq!(
+            (a.hits, a.misses, a.scan_hits),
+            (b.hits, b.misses, b.scan_hits)
+        );
+        assert!(a.scan_keys > 0);
+    }
+
+    #[test]
+    fn fixed_rate_sends_what_was_scheduled() {
+        // 2,000/s over 4 connections for 0.25 s: each connection has
+        // ceil(0.25 s / 2 ms - offset) sends scheduled before the end.
+        let r = run_with(
+            usize::MAX,
+            &[
+                "-c",
+                "4",
+                "--rate",
+                "2000",
+                "-t",
+                "0.25",
+                "--keys",
+                "100",
+                "--prefill",
+            ],
+        );
+        assert!((497..=500).contains(&r.ops), "{}", r.ops);
+        assert!(r.service_latency_us.is_some() && r.send_lag_us.is_some());
+        assert_eq!(r.errors, 0);
+    }
+
+    #[test]
+    fn refuses_non_loopback_targets() {
+        let args = Args::parse_from(["ringcache-loadgen", "-s", "192.0.2.1:11211"]);
+        assert!(parse_args(&args).unwrap_err().contains("loopback"));
+    }
+}
