@@ -77,8 +77,8 @@
 //! - `get`/`gets` lines are bounded by [`Limits::max_multiget_line`]
 //!   (memcached has no bound);
 //! - `mg`/`ma` with an `O` token over 32 bytes are refused before
-//!   executing; memcached first applies `T`/`N` (`mg`) or the delta (`ma`),
-//!   then sends the same error;
+//!   executing; memcached sends the same error, but `ma` has applied its
+//!   delta by then and `mg` the `T`/`N` flags written before the `O`;
 //! - `SERVER_ERROR object too large for cache` is available at once;
 //!   memcached writes it after the discarded block has arrived.
 

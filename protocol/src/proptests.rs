@@ -478,4 +478,39 @@ proptest! {
             prop_assert!(total <= input.len());
         }
     }
+
+    /// Valid requests with a few bytes changed: closer to the parser's
+    /// edges than random bytes. Never panics; the decoder consumes all
+    /// input or keeps it for later, and never holds more than a frame.
+    #[test]
+    fn mutated_requests_never_panic(
+        reqs in vec(request(), 1..4),
+        edits in vec((any::<prop::sample::Index>(), prop_oneof![
+            any::<u8>(), Just(b' '), Just(b'\r'), Just(b'\n'), Just(b'0'), Just(b'-'), Just(0u8)
+        ]), 1..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut wire = BytesMut::new();
+        for r in &reqs {
+            encode_request(r, &mut wire);
+        }
+        let mut bytes = wire.to_vec();
+        for (at, b) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        let limits = Limits::default().max_item_size(256);
+        let mut d = RequestDecoder::new(limits);
+        let mut buf = BytesMut::new();
+        for chunk in bytes.chunks(7) {
+            buf.extend_from_slice(chunk);
+            while let Some(r) = d.decode(&mut buf).unwrap() {
+                if r.closes_connection() {
+                    break;
+                }
+            }
+            prop_assert!(buf.len() <= limits.max_frame());
+        }
+    }
 }
