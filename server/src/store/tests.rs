@@ -303,3 +303,74 @@ async fn measure_entry_overhead() {
         );
     }
 }
+
+/// Measures hit ratio under a Zipf(0.99) cache-aside workload (get; on a
+/// miss, set) for both eviction policies, plus how often a `set` is not
+/// readable right after (TinyLFU may refuse to admit a new key). Run:
+/// `cargo test -p ringcache-server --release --lib -- --ignored
+/// measure_eviction_hit_ratio --nocapture`.
+#[tokio::test]
+#[ignore = "measurement, not a test: prints hit ratios"]
+async fn measure_eviction_hit_ratio() {
+    const KEYS: usize = 200_000;
+    const OPS: usize = 2_000_000;
+    const VALUE: usize = 100;
+    // Zipf(0.99) by inverse CDF over a precomputed table.
+    let mut cdf = Vec::with_capacity(KEYS);
+    let mut sum = 0.0f64;
+    for rank in 1..=KEYS {
+        sum += 1.0 / (rank as f64).powf(0.99);
+        cdf.push(sum);
+    }
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let draws: Vec<usize> = (0..OPS)
+        .map(|_| {
+            let x = next() * sum;
+            cdf.partition_point(|&c| c < x).min(KEYS - 1)
+        })
+        .collect();
+    let value = vec![b'v'; VALUE];
+    // RINGCACHE_MEASURE_FIT percent of the keys fit (default 10).
+    let fit: u64 = std::env::var("RINGCACHE_MEASURE_FIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let per_entry = (20 + VALUE) as u64 + u64::from(ENTRY_OVERHEAD);
+    let max_bytes = per_entry * (KEYS as u64 * fit / 100);
+    for eviction in [Eviction::TinyLfu, Eviction::Lru] {
+        let s = Store::new(&StoreConfig {
+            max_bytes,
+            eviction,
+            ..StoreConfig::default()
+        });
+        let (mut hits, mut sets, mut unreadable) = (0u64, 0u64, 0u64);
+        for (i, &k) in draws.iter().enumerate() {
+            let key = format!("{k:020}");
+            if s.get(key.as_bytes(), NOW).await.is_some() {
+                hits += 1;
+            } else {
+                s.store(StoreMode::Set, key.as_bytes(), &value, 0, 0, NOW)
+                    .await;
+                sets += 1;
+                if i % 64 == 0 {
+                    s.sync().await;
+                    if s.get(key.as_bytes(), NOW).await.is_none() {
+                        unreadable += 1;
+                    }
+                }
+            }
+        }
+        println!(
+            "{eviction:?}: hit ratio {:.3} over {OPS} gets ({KEYS} keys, {fit}% fit); \
+             sampled sets unreadable right after: {unreadable} of {}",
+            hits as f64 / OPS as f64,
+            sets / 64
+        );
+    }
+}
