@@ -259,3 +259,40 @@ async fn base64_keys_are_echoed_as_stored() {
     assert!(me.ends_with("fetch=yes cls=1 size=64"), "{me}");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ma_vivifies_once_and_loses_no_increment() {
+    const CLIENTS: usize = 8;
+    const EACH: usize = 100;
+    let node = TestNode::start().await;
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut c = node.client().await;
+        tasks.push(tokio::spawn(async move {
+            c.send(&"ma ctr N0 q\r\n".repeat(EACH)).await;
+            c.send("mn\r\n").await;
+            // Quiet increments are withheld; only the one that created the
+            // counter answers before the barrier.
+            let mut answered = 0;
+            loop {
+                let r = c.reply().await;
+                if r.line == "MN" {
+                    return answered;
+                }
+                assert_eq!(r.line, "HD");
+                answered += 1;
+            }
+        }));
+    }
+    let mut vivified = 0;
+    for t in tasks {
+        vivified += t.await.unwrap();
+    }
+    assert_eq!(vivified, 1);
+    let mut c = node.client().await;
+    // The creating call stores J (0) without incrementing.
+    let total = (CLIENTS * EACH - 1).to_string();
+    let r = c.call("mg ctr v\r\n").await;
+    assert_eq!(r.value.as_deref(), Some(total.as_bytes()));
+    node.shutdown().await;
+}
