@@ -176,8 +176,16 @@ impl Item {
     /// Records a fetch at `now`: returns whether the item had been fetched
     /// before, and the unix second of the previous access.
     pub(crate) fn touch_access(&self, now: u64) -> (bool, u64) {
-        let was_fetched = self.fetched.swap(true, Ordering::Relaxed);
-        let last = self.last_access.swap(now, Ordering::Relaxed);
+        // Load before storing: a hot key is read on every core, and an
+        // unconditional write would bounce its cache line between them.
+        let was_fetched = self.fetched.load(Ordering::Relaxed);
+        if !was_fetched {
+            self.fetched.store(true, Ordering::Relaxed);
+        }
+        let last = self.last_access.load(Ordering::Relaxed);
+        if last != now {
+            self.last_access.store(now, Ordering::Relaxed);
+        }
         (was_fetched, last)
     }
 }
