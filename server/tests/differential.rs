@@ -16,7 +16,7 @@
 mod common;
 
 use common::diff::{case, run_table, Case, Split};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// memcached's default item size limit (`-I 1m`).
 const ITEM_MAX: usize = 1024 * 1024;
@@ -883,6 +883,19 @@ fn split_reads() {
             "noreply",
             b"set $K 0 0 1 noreply\r\nx\r\nget $K\r\n".to_vec(),
         ),
+        (
+            "crlf_in_data",
+            b"set $K 0 0 4\r\na\r\nb\r\ngets $K\r\n".to_vec(),
+        ),
+        (
+            "quiet_meta",
+            b"ms $K 1 q\r\na\r\nmg $K v q\r\nmg $Kx v q k\r\nmn\r\n".to_vec(),
+        ),
+        (
+            "base64",
+            b"ms YWJj 1 b T0\r\nz\r\nmg YWJj b v k\r\n".to_vec(),
+        ),
+        ("quit", b"get $K\r\nquit\r\n".to_vec()),
     ];
     let mut cases: Vec<Case> = Vec::new();
     for (name, req) in &requests {
@@ -903,5 +916,114 @@ fn split_reads() {
         req.extend_from_slice(b"get $K\r\n");
         cases.push(case(&format!("sp_big_at_{at}"), req).split(Split::At(at)));
     }
+    // Split at every byte, a quit must still close after its reply.
+    for c in cases.iter_mut().filter(|c| c.name.starts_with("sp_quit_")) {
+        *c = c.clone().closes();
+    }
+    // An oversized value is swallowed in a discard state that must survive
+    // any number of reads.
+    let too_big = {
+        let mut v = set_of("$K", ITEM_MAX + 1);
+        v.extend_from_slice(b"get $K\r\nversion\r\n");
+        v
+    };
+    for at in [5, 30, 1_000, 65_536, 500_000, ITEM_MAX, too_big.len() - 20] {
+        cases.push(case(&format!("sp_too_big_at_{at}"), &too_big).split(Split::At(at)));
+    }
+    cases.push(case("sp_too_big_chunks", &too_big).split(Split::Chunks(30_000)));
+    cases.push(
+        case("sp_big_chunks", set_of("$K", 300_000))
+            .split(Split::Chunks(4_000))
+            .then("get $K\r\n"),
+    );
+    // A long multi-get line in small pieces: memcached keeps reading it.
+    let long_get: String = (0..300).map(|i| format!(" $K{i}")).collect();
+    cases.push(
+        case(
+            "sp_long_get_chunks",
+            format!("set $K7 0 0 1\r\n7\r\nget{long_get}\r\n"),
+        )
+        .split(Split::Chunks(100)),
+    );
     run_table("split_reads", cases);
+}
+
+/// What one connection got when it asked for `version`.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    Served,
+    Refused(Vec<u8>),
+    Silent,
+}
+
+/// Opens `n` connections to `server` and keeps them open, asking each for its
+/// version; returns what each got.
+fn admit(server: &common::Server, n: usize) -> (Vec<Admission>, Vec<std::net::TcpStream>) {
+    use std::io::Write;
+    let mut held = Vec::new();
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let mut s = server.connect();
+        s.write_all(b"version\r\n").unwrap();
+        let mut buf = Vec::new();
+        let done = |b: &[u8]| b.ends_with(b"\r\n");
+        let how = common::read_until(&mut s, &mut buf, Some(&done), Duration::from_millis(500));
+        seen.push(match how {
+            common::ReadEnd::Done if buf.starts_with(b"VERSION ") => Admission::Served,
+            common::ReadEnd::TimedOut if buf.is_empty() => Admission::Silent,
+            _ => {
+                // Whatever came, and whether the server closed afterwards.
+                let mut rest = Vec::new();
+                let end = common::read_until(&mut s, &mut rest, None, Duration::from_millis(500));
+                buf.extend_from_slice(&rest);
+                if end == common::ReadEnd::Closed {
+                    buf.extend_from_slice(b"<closed>");
+                }
+                Admission::Refused(buf)
+            }
+        });
+        held.push(s);
+    }
+    (seen, held)
+}
+
+/// `-c`: past the cap, memcached answers a new connection with
+/// `ERROR Too many open connections` and closes it, and frees the slot when a
+/// client leaves. How many fit below the cap is memcached's fd accounting (it
+/// counts its own sockets), so only what happens past the cap is compared.
+#[test]
+fn connection_limit() {
+    const CAP: &str = "40";
+    const OPEN: usize = 60;
+    let oracle = common::Server::start(common::Kind::Memcached, &["-c", CAP]);
+    let subject = common::Server::start(common::subject_kind(), &["-c", CAP]);
+    let mut report = String::new();
+    let mut outcomes = Vec::new();
+    for server in [&oracle, &subject] {
+        let (seen, held) = admit(server, OPEN);
+        let served = seen.iter().filter(|a| **a == Admission::Served).count();
+        let first_refusal = seen
+            .iter()
+            .find(|a| **a != Admission::Served)
+            .map(|a| match a {
+                Admission::Refused(b) => common::diff::escape(b),
+                other => format!("{other:?}"),
+            });
+        drop(held);
+        // The slots come back once the clients are gone.
+        std::thread::sleep(Duration::from_millis(200));
+        let (again, _held) = admit(server, 1);
+        report.push_str(&format!(
+            "{}: {served} of {OPEN} served; first refusal: {first_refusal:?}; after closing: {:?}\n",
+            server.kind.label(),
+            again[0]
+        ));
+        outcomes.push((served < OPEN, first_refusal, again[0] == Admission::Served));
+    }
+    eprintln!("{report}");
+    assert!(
+        outcomes[0].0,
+        "memcached served all {OPEN} connections with -c {CAP}: {report}"
+    );
+    assert_eq!(outcomes[0], outcomes[1], "past -c {CAP}:\n{report}");
 }

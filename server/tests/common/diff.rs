@@ -61,6 +61,8 @@ pub(crate) enum Split {
     Bytewise,
     /// Two writes, split before byte `n`, with a pause between them.
     At(usize),
+    /// Writes of `n` bytes each, with a short pause between them.
+    Chunks(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -487,6 +489,11 @@ fn write_split(stream: &mut TcpStream, bytes: &[u8], split: Split) -> bool {
         Split::Bytewise => bytes.iter().all(|b| {
             let ok = stream.write_all(std::slice::from_ref(b)).is_ok();
             thread::sleep(Duration::from_micros(500));
+            ok
+        }),
+        Split::Chunks(n) => bytes.chunks(n.max(1)).all(|c| {
+            let ok = stream.write_all(c).is_ok();
+            thread::sleep(Duration::from_micros(300));
             ok
         }),
         Split::At(n) => {
