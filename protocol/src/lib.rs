@@ -50,10 +50,15 @@
 //!
 //! # Layout
 //!
-//! - `request/`: [`Request`] and one file per command family (`get.rs`,
-//!   `store.rs`, `delete.rs`, `arithmetic.rs`, `touch.rs`, `admin.rs`,
-//!   `meta.rs`), `rejection.rs` for refused input, the parser in `mod.rs`.
-//! - `response/`: [`Response`], [`Value`], [`Stat`], [`MetaReply`], encoder.
+//! - `request/`: [`Request`] in `mod.rs`; one file per command family
+//!   (`get.rs`, `store.rs`, `delete.rs`, `arithmetic.rs`, `touch.rs`,
+//!   `admin.rs`) and per meta command (`meta/{get,set,delete,arithmetic,
+//!   debug}.rs`), each with its type, parser and tests; `rejection.rs` for
+//!   refused input; `parse.rs` frames and dispatches; `encode.rs` writes
+//!   requests (client side).
+//! - `response/`: [`Response`] and its encoder in `mod.rs`, [`Value`],
+//!   [`Stat`], [`MetaReply`] in their files, `parse.rs` reads replies
+//!   (client side).
 //! - `text/`: line framing, memcached's tokenizer, its `strtol`-style number
 //!   parsing, integer formatting.
 //! - `meta/`: flag order, mode switches, base64 keys.

@@ -23,6 +23,7 @@ use crate::request::{Command, Reason, Rejection, Request};
 use crate::text::number::parse_u64;
 use crate::text::tokens::Tokens;
 
+/// Parses an `incr`/`decr` line.
 pub(crate) fn parse(frame: &Bytes, t: &Tokens<'_>, command: Command) -> Request {
     let n = t.ntokens();
     if n != 4 && n != 5 {

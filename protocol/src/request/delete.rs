@@ -18,6 +18,7 @@ use crate::limits::MAX_KEY_LEN;
 use crate::request::{Command, Reason, Rejection, Request};
 use crate::text::tokens::Tokens;
 
+/// Parses a `delete` line (`process_delete_command`'s checks, in order).
 pub(crate) fn parse(frame: &Bytes, t: &Tokens<'_>) -> Request {
     let cmd = Some(Command::Delete);
     let n = t.ntokens();

@@ -18,6 +18,7 @@ use crate::request::{Command, Reason, Rejection, Request};
 use crate::text::number::parse_i32;
 use crate::text::tokens::Tokens;
 
+/// Parses a `touch` line.
 pub(crate) fn parse(frame: &Bytes, t: &Tokens<'_>) -> Request {
     let cmd = Some(Command::Touch);
     let n = t.ntokens();
