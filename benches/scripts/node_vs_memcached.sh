@@ -12,9 +12,15 @@
 # min-max, the ratio ringcache/memcached of the medians and the min-max of
 # the per-repetition ratios; writes every report and a summary as JSON.
 #
+# Closed-loop p99 at saturation mostly restates throughput (Little's law), so
+# each mix is also run at a fixed rate (RATES, depth 1) that both servers
+# sustain: there p99 is measured from the intended send time and compares
+# the servers' latency at equal load.
+#
 # Usage:  benches/scripts/node_vs_memcached.sh
 # Env:    DURATION=5 REPS=3 CONNS=50 KEYS=100000 VALUE_SIZE=100 MB=256
 #         THREADS_LIST="1 2" DEPTHS="1 16" MIXES="90:10 50:50"
+#         RATES="20000" (fixed-rate scenarios, total ops/s; empty for none)
 #         SANITY=1   compare memcached with a second memcached instead of
 #                    ringcache (the ratio should be ~1.0: a fairness check)
 #         plus those of lib.sh (RINGCACHE_BIN, LOADGEN, SERVER_CPUS, ...).
@@ -34,6 +40,7 @@ MB="${MB:-256}"
 THREADS_LIST="${THREADS_LIST:-1 2}"
 DEPTHS="${DEPTHS:-1 16}"
 MIXES="${MIXES:-90:10 50:50}"
+RATES="${RATES-20000}"
 SANITY="${SANITY:-0}"
 
 ensure_memcached
@@ -64,15 +71,18 @@ for threads in $THREADS_LIST; do
             >"$RUN_DIR/prefill-t$threads-$target.log" 2>&1 || die "prefill of port $target failed"
     done
     for rep in $(seq 1 "$REPS"); do
-        for depth in $DEPTHS; do
+        for load in $DEPTHS $(for r in $RATES; do echo "rate$r"; done); do
             for mix in $MIXES; do
-                scenario="t${threads}_d$(printf %02d "$depth")_mix${mix/:/-}"
+                case "$load" in
+                    rate*) scenario="t${threads}_${load}_mix${mix/:/-}"; load_args=(-d 1 --rate "${load#rate}") ;;
+                    *) scenario="t${threads}_d$(printf %02d "$load")_mix${mix/:/-}"; load_args=(-d "$load") ;;
+                esac
                 if [ $((rep % 2)) = 1 ]; then order="a b"; else order="b a"; fi
                 for which in $order; do
                     if [ "$which" = a ]; then srv=memcached; port=$port_a; pid=$pid_a
                     else srv=$B_NAME; port=$port_b; pid=$pid_b; fi
                     out="$RUN_DIR/${scenario}__${srv}__r${rep}.json"
-                    loadgen -s "127.0.0.1:$port" -c "$CONNS" -d "$depth" --mix "$mix" \
+                    loadgen -s "127.0.0.1:$port" -c "$CONNS" "${load_args[@]}" --mix "$mix" \
                         -t "$DURATION" --seed "$rep" --server-pid "$pid" \
                         --label "$scenario $srv rep $rep" "${common[@]}" >"$out" 2>"$out.log" \
                         || log "loadgen failed for $scenario $srv (see $out.log)"
@@ -84,4 +94,5 @@ for threads in $THREADS_LIST; do
     stop_server "$pid_a"; stop_server "$pid_b"
 done
 
-python3 "$SCRIPTS_DIR/summarize.py" "$RUN_DIR" memcached "$RESULTS_DIR/$NAME-$STAMP.json"
+SUMMARY_KEYS="${SUMMARY_KEYS:-ops_per_sec,p99_us,server_cpu_us_per_op,server_cpu_utilisation,loadgen_cpu_utilisation,errors}" \
+    python3 "$SCRIPTS_DIR/summarize.py" "$RUN_DIR" memcached "$RESULTS_DIR/$NAME-$STAMP.json"

@@ -28,6 +28,8 @@ METRICS = [
     ("hit_ratio", ("hit_ratio",), "hit ratio", "{:.4f}"),
     ("non_scan_hit_ratio", ("non_scan_hit_ratio",), "non-scan hit", "{:.4f}"),
     ("errors", ("errors",), "errors", "{:.0f}"),
+    ("loadgen_cpu_utilisation", ("loadgen_cpu_utilisation",), "lg util", "{:.2f}"),
+    ("server_cpu_utilisation", ("server", "cpu_utilisation"), "srv util", "{:.2f}"),
     ("curr_items", ("server_stats", "curr_items"), "items", "{:.0f}"),
     ("evictions", ("server_stats", "evictions"), "evictions", "{:.0f}"),
 ]

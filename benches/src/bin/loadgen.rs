@@ -778,6 +778,11 @@ async fn server_stats(addr: SocketAddr) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// Quantiles of `latency_cdf_us`.
+const CDF_QUANTILES: [f64; 14] = [
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0,
+];
+
 /// Latency percentiles in microseconds.
 #[derive(Debug, Serialize)]
 struct Percentiles {
@@ -853,6 +858,11 @@ struct Report {
     server: Option<ServerUse>,
     loadgen_cpu_secs: Option<f64>,
     loadgen_cpu_us_per_op: Option<f64>,
+    /// The generator's CPU seconds per wall second: near 1.0 with one thread,
+    /// the generator (not the server) may be what limits ops/s.
+    loadgen_cpu_utilisation: Option<f64>,
+    /// Latency (as in `latency_us`) at a ladder of quantiles, for CDF plots.
+    latency_cdf_us: Vec<(f64, f64)>,
     server_stats: BTreeMap<String, String>,
 }
 
@@ -1005,7 +1015,12 @@ fn print_human(r: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> 
         )?;
     }
     if let Some(c) = r.loadgen_cpu_us_per_op {
-        writeln!(out, "loadgen cpu {c:.2} us/op")?;
+        writeln!(
+            out,
+            "loadgen cpu {c:.2} us/op, utilisation {}",
+            r.loadgen_cpu_utilisation
+                .map_or("?".into(), |u| format!("{u:.2}"))
+        )?;
     }
     if let (Some(items), Some(ev)) = (
         r.server_stats.get("curr_items"),
@@ -1163,6 +1178,12 @@ async fn run_all(args: Args, run: Run) -> Result<Report, String> {
         server,
         loadgen_cpu_secs: self_cpu.map(|c| c.as_secs_f64()),
         loadgen_cpu_us_per_op: per_op(self_cpu),
+        loadgen_cpu_utilisation: self_cpu
+            .and_then(|c| (secs > 0.0).then(|| c.as_secs_f64() / secs)),
+        latency_cdf_us: CDF_QUANTILES
+            .iter()
+            .map(|&q| (q, total.latency.value_at_quantile(q) as f64 / 1000.0))
+            .collect(),
         server_stats: stats,
         args,
     })
