@@ -103,8 +103,22 @@ fn access(item: &Item, no_update: bool, now: u64) -> (bool, u64) {
             item.last_access.load(Ordering::Relaxed),
         )
     } else {
-        item.touch_access(now)
+        bump(item, now)
     }
+}
+
+/// memcached's `do_item_bump` as `l`, `h` and `me` see it: the first fetch
+/// only marks the item fetched; later ones also move its access time
+/// (segmented LRU sets `ITEM_ACTIVE` and `it->time` on the second hit).
+/// Returns the fetched flag and access time from before this fetch.
+fn bump(item: &Item, now: u64) -> (bool, u64) {
+    let was_fetched = item.fetched.swap(true, Ordering::Relaxed);
+    let last = if was_fetched {
+        item.last_access.swap(now, Ordering::Relaxed)
+    } else {
+        item.last_access.load(Ordering::Relaxed)
+    };
+    (was_fetched, last)
 }
 
 /// The full `mg` under the key's compute: vivify, touch, and hand out the
@@ -148,7 +162,7 @@ async fn locked(store: &Store, req: &MetaGet, clock: &Clock) -> Option<Hit> {
                         item.win_sent.store(true, Ordering::Relaxed);
                     }
                     if !f.no_update {
-                        item.touch_access(now);
+                        bump(&item, now);
                     }
                     (Change::Keep, item)
                 }
@@ -161,7 +175,7 @@ async fn locked(store: &Store, req: &MetaGet, clock: &Clock) -> Option<Hit> {
                         next.win_sent.store(true, Ordering::Relaxed);
                     }
                     if !f.no_update {
-                        next.touch_access(now);
+                        bump(&next, now);
                     }
                     let next = Arc::new(next);
                     let change = match new_deadline {

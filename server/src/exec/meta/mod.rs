@@ -28,9 +28,21 @@
 //!
 //! # Left out
 //!
-//! - `l` is seconds since the last write or fetch; memcached moves an
-//!   item's access time only on its second fetch and then at most once a
-//!   minute (segmented LRU), so `l` can differ after repeated fetches.
+//! - `l` and `me la=`: the first fetch of an item only marks it fetched and
+//!   later ones move its access time, as memcached's segmented LRU does on
+//!   a quick sequence. memcached's background LRU maintainer decides when
+//!   an item becomes bumpable again, and its seconds tick from its own
+//!   start, so after real time has passed `l` can differ by a second or
+//!   by a skipped bump.
+//! - `ma` with `T` on a number that keeps its length: we keep the new TTL,
+//!   as memcached does when the item is not referenced elsewhere. When an
+//!   earlier reply in the same pipelined batch still holds the item,
+//!   memcached copies it instead of rewriting in place and the `T` (and the
+//!   space padding) is lost; that depends on its buffer lifetimes and is
+//!   not reproduced. A number that grows always gets a new item, and then
+//!   we drop `T` as memcached does.
+//! - `get_expired`/`get_flushed` are not counted when `mg N/R/T`, `ms`,
+//!   `md` or `ma` meet a dead item (the store's compute hides it).
 //! - `me` reports the slab class and `ITEM_ntotal` memcached would use with
 //!   its default slab settings (`-n 48 -f 1.25`, 1 MiB pages).
 

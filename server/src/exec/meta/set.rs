@@ -138,7 +138,12 @@ async fn store_item(store: &Store, req: &MetaSet, command: Command, now: u64) ->
             };
             let check = cas_check(request_cas, old.cas, f.invalidate, command);
             match command {
-                Command::Add => (Change::Keep, Outcome::NotStored),
+                Command::Add => {
+                    // memcached's failed add still bumps the item's access
+                    // time (`do_item_update`), which `l` and `me` show.
+                    old.last_access.store(now, Ordering::Relaxed);
+                    (Change::Keep, Outcome::NotStored)
+                }
                 Command::Set | Command::Replace => put(fresh(expires_at)),
                 Command::Cas => match check {
                     CasCheck::Match => put(fresh(expires_at)),
