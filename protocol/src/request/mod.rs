@@ -287,14 +287,46 @@ impl Request {
         }
     }
 
-    /// Whether the connection closes after this request's reply is flushed
-    /// (`quit`, and rejections that close).
+    /// Whether the connection closes after this request (`quit`, and
+    /// rejections that close).
+    ///
+    /// The two differ in what happens to replies still queued: `quit`
+    /// writes them first. A closing rejection (line over 2048 bytes, HTTP)
+    /// makes memcached 1.6.18 close *without* writing the replies it has
+    /// queued since its last flush (observed: `version\r\nGET /
+    /// HTTP/1.1\r\n` in one packet gets nothing back, `mn\r\nGET /
+    /// HTTP/1.1\r\n` gets `MN`). See [`Request::forces_flush`] for when
+    /// memcached flushes.
     pub fn closes_connection(&self) -> bool {
         match self {
             Request::Quit => true,
             Request::Invalid(r) => r.closes(),
             _ => false,
         }
+    }
+}
+
+impl Request {
+    /// Whether memcached 1.6.18 writes all queued replies right after this
+    /// request, instead of parsing on: after a `get`/`gets`/`gat`/`gats`
+    /// that succeeded, after `mn` ("forces immediate writeback"), and after
+    /// `quit`. It also flushes whenever it has parsed all buffered input and
+    /// waits for more, and when it yields to other connections: after the
+    /// 21st request parsed from one read and every 20th after that
+    /// (`-R 20`; observed: 21, 25 and 45 `version`s followed by an HTTP line
+    /// get 21, 21 and 41 replies).
+    /// This only shows when a closing rejection follows in the same read:
+    /// replies not yet flushed are lost (see [`Request::closes_connection`]).
+    pub fn forces_flush(&self) -> bool {
+        matches!(
+            self,
+            Request::Get(_)
+                | Request::Gets(_)
+                | Request::Gat(_)
+                | Request::Gats(_)
+                | Request::MetaNoop
+                | Request::Quit
+        )
     }
 }
 
@@ -465,6 +497,16 @@ mod tests {
             panic!()
         };
         assert_eq!(r.command, None);
+    }
+
+    #[test]
+    fn flush_points() {
+        assert!(one(b"get a\r\n").forces_flush());
+        assert!(one(b"gat 1 a\r\n").forces_flush());
+        assert!(one(b"mn\r\n").forces_flush());
+        assert!(!one(b"version\r\n").forces_flush());
+        assert!(!one(b"mg a v\r\n").forces_flush());
+        assert!(!one(b"get\r\n").forces_flush());
     }
 
     #[test]
