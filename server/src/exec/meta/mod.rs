@@ -51,6 +51,8 @@ mod debug;
 mod delete;
 mod get;
 mod set;
+#[cfg(test)]
+mod wire;
 
 use ringcache_protocol::{
     FlagOrder, MetaArithmetic, MetaDebug, MetaDelete, MetaGet, MetaSet, Response,
