@@ -58,7 +58,8 @@ impl ConnStats {
         self.rejected.get()
     }
 
-    /// Connections accepted since start (or `stats reset`).
+    /// Connections admitted since start (or `stats reset`); refused ones
+    /// are not included, as in memcached.
     pub fn total(&self) -> u64 {
         self.total.get()
     }
@@ -120,7 +121,6 @@ pub(crate) async fn run<E: Execute>(
                 continue;
             }
         };
-        stats.total.incr();
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             stats.rejected.incr();
             metrics::connection_accepted(true);
@@ -129,6 +129,9 @@ pub(crate) async fn run<E: Execute>(
             continue;
         };
         metrics::connection_accepted(false);
+        // Refused connections are not counted here: memcached closes them
+        // before conn_new(), which is where total_connections moves.
+        stats.total.incr();
         stats.curr.incr();
         metrics::connection_open(1.0);
         let guard = OpenGuard(Arc::clone(&stats));

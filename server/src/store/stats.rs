@@ -108,14 +108,7 @@ counters! {
     store_too_large,
     /// Items ever stored.
     total_items,
-    /// Bytes read from clients.
-    bytes_read,
-    /// Bytes written to clients.
-    bytes_written,
-    /// Connections ever accepted (including rejected ones, as memcached).
-    total_connections,
-    /// Connections refused past `-c`.
-    rejected_connections,
+    // Connection counters live in `listener::ConnStats`.
 }
 
 impl Stats {
