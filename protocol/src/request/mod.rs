@@ -369,11 +369,13 @@ pub struct Parsed {
 /// assert!(buf.is_empty());
 /// ```
 pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
-    Ok(parse::parse(buf, limits))
+    Ok(parse::parse(buf, limits, &mut parse::Hint::default()))
 }
 
 /// A sans-IO, stateful request decoder: [`parse_request`] plus the discard
-/// state for refused data blocks. [`ServerCodec`](crate::ServerCodec) wraps
+/// state for refused data blocks, and a memory of how far an incomplete
+/// frame has been scanned (a frame arriving a few bytes per read costs
+/// linear, not quadratic, time). [`ServerCodec`](crate::ServerCodec) wraps
 /// it for tokio; a hand-written connection loop can use it directly.
 ///
 /// The read buffer never needs to hold more than
@@ -382,6 +384,7 @@ pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Parse
 pub struct RequestDecoder {
     limits: Limits,
     discarding: usize,
+    hint: parse::Hint,
 }
 
 impl RequestDecoder {
@@ -390,6 +393,7 @@ impl RequestDecoder {
         RequestDecoder {
             limits,
             discarding: 0,
+            hint: parse::Hint::default(),
         }
     }
 
@@ -417,7 +421,7 @@ impl RequestDecoder {
                 return Ok(None);
             }
         }
-        match parse_request(buf, &self.limits)? {
+        match parse::parse(buf, &self.limits, &mut self.hint) {
             None => Ok(None),
             Some(parsed) => {
                 self.discarding = parsed.discard;
