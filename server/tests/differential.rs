@@ -25,7 +25,11 @@ const ITEM_MAX: usize = 1024 * 1024;
 /// with the default `-I`: the item (48-byte header, 8-byte CAS, key plus NUL,
 /// value plus `\r\n`) must fit in `-I`.
 fn max_value(key_len: usize) -> usize {
-    ITEM_MAX - 48 - 8 - (key_len + 1) - 2
+    max_value_for(ITEM_MAX, key_len)
+}
+
+fn max_value_for(item_max: usize, key_len: usize) -> usize {
+    item_max - 48 - 8 - (key_len + 1) - 2
 }
 
 fn now() -> u64 {
@@ -440,7 +444,7 @@ fn errors() {
 
 #[test]
 fn server_commands() {
-    let cases = vec![
+    let mut cases = vec![
         case("version", "version\r\n"),
         case(
             "verbosity",
@@ -538,6 +542,32 @@ fn server_commands() {
         .then("get a\r\nset b 0 0 1\r\nb\r\nget b\r\n")
         .fresh(),
     ];
+    // `-I 2m` moves the limit (memcached refuses -I below its 512 KB slab
+    // chunk, so only a larger limit is compared).
+    let big2 = |k: &'static str, len: usize| {
+        let mut v = set_of(k, len);
+        v.extend_from_slice(format!("mg {k} s\r\n").as_bytes());
+        v
+    };
+    cases.push(
+        case(
+            "item_max_2m_fits",
+            big2("i2m_a", max_value_for(2 * ITEM_MAX, 5)),
+        )
+        .server_args(&["-I", "2m"]),
+    );
+    cases.push(
+        case(
+            "item_max_2m_over",
+            big2("i2m_b", max_value_for(2 * ITEM_MAX, 5) + 1),
+        )
+        .server_args(&["-I", "2m"]),
+    );
+    cases.push(
+        case("item_max_2m_settings", "stats settings\r\n")
+            .server_args(&["-I", "2m"])
+            .keep_stats(&["item_size_max", "maxbytes"]),
+    );
     run_table("server_commands", cases);
 }
 

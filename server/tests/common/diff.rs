@@ -91,6 +91,8 @@ pub(crate) struct Case {
     /// Needs servers of its own (flush_all, stats values, global settings).
     pub(crate) fresh: bool,
     pub(crate) stats: Stats,
+    /// Extra flags for both servers (implies servers of its own).
+    pub(crate) args: Vec<&'static str>,
 }
 
 /// A case that sends `request` followed by the `mn` barrier.
@@ -108,6 +110,7 @@ pub(crate) fn case(name: &str, request: impl AsRef<[u8]>) -> Case {
         }],
         fresh: false,
         stats: Stats::NamesOnly,
+        args: Vec::new(),
     }
 }
 
@@ -160,6 +163,13 @@ impl Case {
 
     pub(crate) fn fresh(mut self) -> Case {
         self.fresh = true;
+        self
+    }
+
+    /// Runs on servers of its own started with these extra flags.
+    pub(crate) fn server_args(mut self, args: &[&'static str]) -> Case {
+        self.fresh = true;
+        self.args = args.to_vec();
         self
     }
 
@@ -475,10 +485,15 @@ fn substitute(request: &[u8], key: &[u8], cas_raw: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// How many `mn` commands (with or without arguments) a request holds, so
+/// the barrier read waits for all their `MN`s plus its own.
 fn count_mn_lines(request: &[u8]) -> usize {
     request
         .split(|&b| b == b'\n')
-        .filter(|l| *l == b"mn\r" || *l == b"mn")
+        .filter(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            l == b"mn" || l.starts_with(b"mn ")
+        })
         .count()
 }
 
@@ -677,8 +692,8 @@ pub(crate) fn run_table(area: &str, cases: Vec<Case>) {
                 };
                 let Some(case) = cases.get(i) else { break };
                 let result = if case.fresh {
-                    let o = Server::start(Kind::Memcached, &[]);
-                    let s = Server::start(kind, &[]);
+                    let o = Server::start(Kind::Memcached, &case.args);
+                    let s = Server::start(kind, &case.args);
                     run_case(case, &o, &s)
                 } else {
                     run_case(case, &oracle, &subject)
@@ -811,6 +826,8 @@ pub(crate) fn self_check() {
     assert!(!eq(&[b"STORED\r\n"], &[b"STORED\n"]));
     assert!(!eq(&[b"END\r\n", b""], &[b"", b"END\r\n"]));
     assert!(!eq(&[b"END\r\n"], &[b"END\r\n<closed>"]));
+
+    assert_eq!(count_mn_lines(b"mn\r\nmn foo\r\nmnx\r\nmn"), 3);
 
     // `$K` and `$CASn` substitution.
     let cas = vec![b"42".to_vec()];
