@@ -32,12 +32,15 @@ use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringcache_protocol::{encode_response, Command, Reason, Request, RequestDecoder, Response};
+use ringcache_protocol::{
+    encode_response, Command, Reason, Request, RequestDecoder, Response, Value,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::exec::Execute;
+use crate::listener::ConnStats;
 use crate::ServeConfig;
 
 /// Requests executed before the replies are written and the task yields.
@@ -97,7 +100,12 @@ pub(crate) async fn run<E: Execute>(
                 wbuf.truncate(sent_mark);
             }
             if !request.suppresses(&response) {
-                encode_response(&response, &mut wbuf);
+                match &response {
+                    Response::Values(values) if reply_len(values) > WRITE_BOUNDARY => {
+                        write_values(&mut stream, &mut wbuf, values, stats).await?;
+                    }
+                    _ => encode_response(&response, &mut wbuf),
+                }
             }
             if matches!(
                 request,
@@ -158,6 +166,39 @@ pub(crate) async fn run<E: Execute>(
             }
         }
     }
+}
+
+/// Roughly how many bytes a get reply takes on the wire.
+fn reply_len(values: &[Value]) -> usize {
+    values
+        .iter()
+        .map(|v| v.key.len() + v.data.len() + 48)
+        .sum::<usize>()
+}
+
+/// Writes a large get reply value by value, flushing whenever the write
+/// buffer passes [`WRITE_BOUNDARY`], so a multi-get of many large items
+/// never builds one huge buffer (the values themselves are shared with the
+/// store, not copied). Each value is encoded by the protocol crate as a
+/// one-value reply whose `END` is cut off; the `END` comes once, last.
+async fn write_values(
+    stream: &mut TcpStream,
+    wbuf: &mut BytesMut,
+    values: &[Value],
+    stats: &ConnStats,
+) -> io::Result<()> {
+    const END: &[u8] = b"END\r\n";
+    for value in values {
+        encode_response(&Response::Values(vec![value.clone()]), wbuf);
+        wbuf.truncate(wbuf.len() - END.len());
+        if wbuf.len() >= WRITE_BOUNDARY {
+            stream.write_all(wbuf).await?;
+            stats.bytes_written.add(wbuf.len() as u64);
+            wbuf.clear();
+        }
+    }
+    encode_response(&Response::Values(Vec::new()), wbuf);
+    Ok(())
 }
 
 /// memcached 1.6.18 quirk: a `get`/`gets`/`gat`/`gats` line with a key

@@ -361,3 +361,30 @@ async fn requests_after_a_large_reply_in_one_batch_are_served() {
     assert!(got == expected, "replies after a large one went missing");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_multi_get_is_streamed_intact() {
+    let node = TestNode::start(NodeConfig::default()).await;
+    let mut stream = node.connect().await;
+    let value: Vec<u8> = (0..300 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut set = format!("set big 3 0 {}\r\n", value.len()).into_bytes();
+    set.extend_from_slice(&value);
+    set.extend_from_slice(b"\r\n");
+    roundtrip(&mut stream, &set, b"STORED\r\n").await;
+    stream
+        .write_all(b"set small 0 0 2\r\nhi\r\nget big missing small big big\r\nversion\r\n")
+        .await
+        .unwrap();
+    let mut big = format!("VALUE big 3 {}\r\n", value.len()).into_bytes();
+    big.extend_from_slice(&value);
+    big.extend_from_slice(b"\r\n");
+    let mut expected = b"STORED\r\n".to_vec();
+    expected.extend_from_slice(&big);
+    expected.extend_from_slice(b"VALUE small 0 2\r\nhi\r\n");
+    expected.extend_from_slice(&big);
+    expected.extend_from_slice(&big);
+    expected.extend_from_slice(b"END\r\nVERSION 1.6.18\r\n");
+    let got = read_exactly(&mut stream, expected.len()).await;
+    assert!(got == expected, "streamed multi-get differs");
+    node.shutdown().await;
+}
