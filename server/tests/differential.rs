@@ -542,6 +542,37 @@ fn server_commands() {
         .then("get a\r\nset b 0 0 1\r\nb\r\nget b\r\n")
         .fresh(),
     ];
+    // Run-time settings an operator's scripts may use.
+    cases.push(
+        case(
+            "cache_memlimit",
+            "cache_memlimit 100\r\nstats settings\r\nstats\r\n",
+        )
+        .fresh()
+        .keep_stats(&["maxbytes", "limit_maxbytes"]),
+    );
+    cases.push(
+        case(
+            "cache_memlimit_errors",
+            "cache_memlimit\r\ncache_memlimit abc\r\ncache_memlimit 0\r\ncache_memlimit 7\r\n",
+        )
+        .then("stats settings\r\n")
+        .fresh()
+        .keep_stats(&["maxbytes"]),
+    );
+    cases.push(
+        case("verbosity_in_settings", "verbosity 2\r\nstats settings\r\n")
+            .fresh()
+            .keep_stats(&["verbosity"]),
+    );
+    cases.push(
+        case(
+            "stats_detail",
+            "stats detail on\r\nset a:b 0 0 1\r\nx\r\nget a:b\r\nget a:c\r\ndelete a:b\r\n\
+             stats detail dump\r\nstats detail off\r\nget a:b\r\nstats detail dump\r\n",
+        )
+        .fresh(),
+    );
     // `-I 2m` moves the limit (memcached refuses -I below its 512 KB slab
     // chunk, so only a larger limit is compared).
     let big2 = |k: &'static str, len: usize| {
