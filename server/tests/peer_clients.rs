@@ -145,6 +145,52 @@ fn libmemcached_tools(kind: Kind) {
         show(&out)
     );
 
+    // The small tools: exist, touch, rm, flush, ping.
+    let ok = |cmd: &mut Command, what: &str, want: bool| {
+        let out = run(cmd);
+        assert_eq!(
+            out.status.success(),
+            want,
+            "{what} against {}: {}",
+            kind.label(),
+            show(&out)
+        );
+    };
+    ok(
+        Command::new("memcexist").arg(&servers).arg("plain.txt"),
+        "memcexist of a key",
+        true,
+    );
+    ok(
+        Command::new("memcexist").arg(&servers).arg("no-such-file"),
+        "memcexist of a miss",
+        false,
+    );
+    ok(
+        Command::new("memctouch")
+            .arg(&servers)
+            .arg("--expire=100")
+            .arg("plain.txt"),
+        "memctouch",
+        true,
+    );
+    ok(
+        Command::new("memcrm").arg(&servers).arg("plain.txt"),
+        "memcrm of a key",
+        true,
+    );
+    ok(
+        Command::new("memcrm").arg(&servers).arg("plain.txt"),
+        "memcrm of a miss",
+        false,
+    );
+    ok(
+        Command::new("memcexist").arg(&servers).arg("plain.txt"),
+        "memcexist after memcrm",
+        false,
+    );
+    ok(Command::new("memcping").arg(&servers), "memcping", true);
+
     let out = run(Command::new("memcstat").arg(&servers));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -200,6 +246,20 @@ fn libmemcached_tools(kind: Kind) {
             );
         }
     }
+    let out = run(Command::new("memcflush").arg(&servers));
+    assert!(
+        out.status.success(),
+        "memcflush against {}: {}",
+        kind.label(),
+        show(&out)
+    );
+    let out = run(Command::new("memccat").arg(&servers).arg("binary.bin"));
+    assert!(
+        !out.status.success(),
+        "memccat after memcflush must miss against {}: {}",
+        kind.label(),
+        show(&out)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

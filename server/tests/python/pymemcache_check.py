@@ -163,6 +163,17 @@ def main():
     check(c.get("py:burst0") == b"0", "another connection sees them", c.get("py:burst0"))
     check(q.get("py:burst42") == b"42", "the noreply client reads in step", q.get("py:burst42"))
 
+    step = "set_many/delete_many"
+    failed = c.set_many({"py:s1": b"1", "py:s2": b"2"}, noreply=False)
+    check(failed == [], "set_many stored every key", failed)
+    failed = q.set_many({"py:s3": b"3", "py:s4": b"4"})
+    check(failed == [], "noreply set_many reports no failures", failed)
+    check(q.get_many(["py:s1", "py:s3", "py:s4"]) == {"py:s1": b"1", "py:s3": b"3", "py:s4": b"4"},
+          "set_many values", q.get_many(["py:s1", "py:s3", "py:s4"]))
+    check(c.delete_many(["py:s1", "py:s2", "py:snone"], noreply=False) is True, "delete_many")
+    check(c.get_many(["py:s1", "py:s2"]) == {}, "delete_many removed the keys",
+          c.get_many(["py:s1", "py:s2"]))
+
     step = "stats"
     stats = c.stats()
     for name in (b"pid", b"uptime", b"curr_items", b"total_items", b"cmd_get", b"get_hits",
@@ -183,10 +194,28 @@ def main():
     check(c.set("py:after", b"1") is True, "set after flush")
     check(c.get("py:after") == b"1", "cache works after flush")
 
+    step = "cache_memlimit"
+    check(c.cache_memlimit(100) is True, "cache_memlimit 100")
+    settings = c.stats("settings")
+    check(settings.get(b"maxbytes") == 100 * 1024 * 1024, "maxbytes follows cache_memlimit",
+          settings.get(b"maxbytes"))
+    check(c.cache_memlimit(64) is True, "cache_memlimit back to 64")
+
+    step = "quit"
+    c.quit()
+    check(c.get("py:after") == b"1", "the client reconnects after quit", c.get("py:after"))
+
     c.close()
     q.close()
     print("pymemcache: all checks passed")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception as e:  # a client error is a failed check too: say which
+        import traceback
+
+        traceback.print_exc()
+        print(f"FAIL [{step}]: {type(e).__name__}: {e}")
+        sys.exit(1)
