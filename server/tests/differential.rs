@@ -375,6 +375,26 @@ fn errors() {
             "long_bad_line_with_newline",
             format!("{}\r\n", "y".repeat(3000)),
         ),
+        // Just under the 2048-byte line limit, the rest after a pause: served.
+        case(
+            "line_2000_then_newline",
+            format!("get {}", "w".repeat(1996)),
+        )
+        .until(b"")
+        .sleep_ms(50)
+        .then(" more\r\n"),
+        case(
+            "long_gets_line_then_newline",
+            format!("gets{}", " lk".repeat(1000)),
+        )
+        .until(b"")
+        .sleep_ms(50)
+        .then("\r\n"),
+        case(
+            "long_gat_line_no_newline",
+            format!("gat 0{}", " lk".repeat(1000)),
+        )
+        .closes(),
         case(
             "key_too_long_gets",
             format!("gets {}\r\n", key_of("kg", 300)),
@@ -676,6 +696,15 @@ fn meta_get() {
             "mg_b_long_decoded",
             format!("mg {} b v\r\n", "QUFB".repeat(90)),
         ),
+        // base64 keys: is the 250-byte limit on the encoded or decoded key?
+        case(
+            "mg_b_decoded_186",
+            format!("ms {0} 1 b\r\nz\r\nmg {0} b v\r\n", "QUFB".repeat(62)),
+        ),
+        case(
+            "mg_b_decoded_189",
+            format!("ms {0} 1 b\r\nz\r\nmg {0} b v\r\n", "QUFB".repeat(63)),
+        ),
         case(
             "mg_N_after_delete",
             "mg $K N30 v\r\nms $K 1\r\nx\r\nmd $K\r\nmg $K N30 v\r\n",
@@ -715,7 +744,8 @@ fn meta_get() {
 
 #[test]
 fn meta_set_delete_arith() {
-    let cases = vec![
+    let cases =
+        vec![
         case("ms_basic", "ms $K 2\r\nhi\r\nget $K\r\n"),
         case("ms_flags_ttl", "ms $K 2 F77 T100\r\nhi\r\nmg $K f t v\r\n"),
         case("ms_return_flags", "ms $K 2 c k O42\r\nhi\r\nmg $K c\r\n"),
@@ -891,6 +921,10 @@ fn meta_set_delete_arith() {
         ),
         case("ma_N_bad", "ma $K Nabc J1 v\r\nma $K N0 Jabc v\r\n"),
         case("ma_b", "set mabase 0 0 1\r\n1\r\nma bWFiYXNl b v k\r\n"),
+        case("ma_leading_spaces", "set $K 0 0 3\r\n  7\r\nma $K v\r\nmg $K v s\r\n"),
+        case("ma_after_text_decr", "set $K 0 0 3\r\n100\r\ndecr $K 95\r\nma $K v\r\nmg $K v s\r\n"),
+        case("ms_flags_too_long", format!("ms $K 1{}\r\na\r\n", " T1".repeat(30))),
+
     ];
     run_table("meta_set_delete_arith", cases);
 }
