@@ -29,6 +29,7 @@
 //!   ends at its next read.
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -40,7 +41,8 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::exec::Execute;
-use crate::listener::ConnStats;
+use crate::listener::{Activity, ConnStats};
+use crate::store::now_unix;
 use crate::ServeConfig;
 
 /// Requests executed before the replies are written and the task yields.
@@ -63,6 +65,7 @@ pub(crate) async fn run<E: Execute>(
     exec: &E,
     config: &ServeConfig,
     shutdown: CancellationToken,
+    activity: &Activity,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let limits = config.limits;
@@ -79,6 +82,7 @@ pub(crate) async fn run<E: Execute>(
         // End of the replies memcached would already have sent (see
         // `culls_pending_replies`).
         let mut sent_mark = 0;
+        activity.busy.store(true, Ordering::Relaxed);
         while executed < MAX_BATCH && wbuf.len() < WRITE_BOUNDARY {
             let request = match decoder.decode(&mut rbuf) {
                 Ok(Some(request)) => request,
@@ -118,6 +122,10 @@ pub(crate) async fn run<E: Execute>(
                 close = true;
                 break;
             }
+        }
+        activity.busy.store(false, Ordering::Relaxed);
+        if executed > 0 {
+            activity.last_cmd.store(now_unix(), Ordering::Relaxed);
         }
         if !wbuf.is_empty() {
             stream.write_all(&wbuf).await?;

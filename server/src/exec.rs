@@ -12,6 +12,7 @@
 //! - `exec/stats.rs`: `stats` and its groups, in memcached 1.6.18's order;
 //! - `exec/meta.rs`: `mg ms md ma mn me`.
 
+mod detail;
 mod meta;
 mod stats;
 
@@ -22,7 +23,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ringcache_protocol::{
-    Arithmetic, Cas, Gat, Get, Request, Response, Shutdown, Store as StoreRequest, TooLarge, Value,
+    Arithmetic, Cas, Command, Gat, Get, Request, Response, Shutdown, Store as StoreRequest,
+    TooLarge, Value,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -63,6 +65,8 @@ pub(crate) struct NodeInner {
     config: NodeConfig,
     conns: Arc<ConnStats>,
     verbosity: AtomicU32,
+    /// `stats detail on|off` and the per-prefix counters it collects.
+    pub(crate) detail: detail::Detail,
     started: Instant,
     /// Unix second the node started (meta's clock mirrors memcached's
     /// `process_started`).
@@ -83,6 +87,7 @@ impl Node {
             inner: Arc::new(NodeInner {
                 store,
                 verbosity: AtomicU32::new(u32::from(config.verbose)),
+                detail: detail::Detail::default(),
                 config,
                 conns,
                 started: Instant::now(),
@@ -119,9 +124,14 @@ impl Node {
         let stats = store.stats();
         let now = now_unix();
         let mut values = Vec::with_capacity(get.keys.len());
+        let detail = self.inner.detail.enabled();
         for key in &get.keys {
             stats.cmd_get.incr();
-            match store.get(key, now).await {
+            let item = store.get(key, now).await;
+            if detail {
+                self.inner.detail.record_get(key, item.is_some());
+            }
+            match item {
                 Some(item) => {
                     stats.get_hits.incr();
                     values.push(Value {
@@ -142,10 +152,15 @@ impl Node {
         let stats = store.stats();
         let now = now_unix();
         let mut values = Vec::with_capacity(gat.keys.len());
+        let detail = self.inner.detail.enabled();
         for key in &gat.keys {
             // memcached counts gat as touches only, never as gets.
             stats.cmd_touch.incr();
-            match store.touch(key, gat.exptime, now).await {
+            let item = store.touch(key, gat.exptime, now).await;
+            if detail {
+                self.inner.detail.record_get(key, item.is_some());
+            }
+            match item {
                 Some(item) => {
                     stats.touch_hits.incr();
                     values.push(Value {
@@ -164,6 +179,7 @@ impl Node {
     async fn store_cmd(&self, mode: StoreMode, req: &StoreRequest) -> Response {
         let store = self.store();
         store.stats().cmd_set.incr();
+        self.inner.detail.record_set(&req.key);
         let outcome = store
             .store(
                 mode,
@@ -181,6 +197,7 @@ impl Node {
         let store = self.store();
         let stats = store.stats();
         stats.cmd_set.incr();
+        self.inner.detail.record_set(&req.key);
         let outcome = store
             .store(
                 StoreMode::Cas(req.cas),
@@ -241,11 +258,56 @@ impl Node {
     async fn too_large(&self, req: &TooLarge) -> Response {
         let store = self.store();
         store.stats().store_too_large.incr();
+        if matches!(
+            req.command,
+            Command::Set
+                | Command::Add
+                | Command::Replace
+                | Command::Append
+                | Command::Prepend
+                | Command::Cas
+        ) {
+            self.inner.detail.record_set(&req.key);
+        }
         if req.unlink {
             // memcached drops the old value "to avoid stale data".
             store.delete(&req.key, now_unix()).await;
         }
         req.response()
+    }
+
+    /// `cache_memlimit <megabytes> [noreply]`: moves the memory limit, with
+    /// memcached's bounds and replies.
+    fn memlimit(&self, args: &[Bytes]) -> Response {
+        let noreply = args.last().is_some_and(|a| &a[..] == b"noreply");
+        let valid_count = args.len() == 1 || args.len() == 2;
+        let reply = match args.first() {
+            // memcached reads it with safe_strtoul into a uint32_t.
+            Some(arg) if valid_count => match crate::store::parse_counter(arg) {
+                None => Response::Error,
+                Some(mb) => {
+                    let mb = mb as u32;
+                    if mb < 8 {
+                        Response::Line(Bytes::from_static(
+                            b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m",
+                        ))
+                    } else if mb > 1_000_000_000 {
+                        Response::Line(Bytes::from_static(
+                            b"MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes",
+                        ))
+                    } else {
+                        self.store().set_max_bytes(u64::from(mb) * 1024 * 1024);
+                        Response::Ok
+                    }
+                }
+            },
+            _ => return Response::Error,
+        };
+        if noreply && args.len() == 2 {
+            Response::NoReply
+        } else {
+            reply
+        }
     }
 
     fn shutdown(&self, mode: Shutdown) -> Response {
@@ -278,6 +340,7 @@ impl Node {
             Request::Prepend(s) => self.store_cmd(StoreMode::Prepend, s).await,
             Request::Cas(c) => self.cas(c).await,
             Request::Delete(d) => {
+                self.inner.detail.record_delete(&d.key);
                 if store.delete(&d.key, now_unix()).await {
                     store.stats().delete_hits.incr();
                     Response::Deleted
@@ -313,6 +376,7 @@ impl Node {
             Request::Shutdown(mode) => self.shutdown(*mode),
             // cache_memlimit, lru_crawler, slabs, watch...: nothing to tune
             // on moka, and memcached answers ERROR to what it does not know.
+            Request::Admin(a) if &a.command[..] == b"cache_memlimit" => self.memlimit(&a.args),
             Request::Admin(_) => Response::Error,
             Request::MetaGet(m) => meta::get(self, m).await,
             Request::MetaSet(m) => meta::set(self, m).await,
@@ -322,7 +386,7 @@ impl Node {
             Request::MetaDebug(m) => meta::debug(self, m).await,
             Request::TooLarge(t) => self.too_large(t).await,
             Request::Invalid(r) => {
-                if r.command == Some(ringcache_protocol::Command::FlushAll) {
+                if r.command == Some(Command::FlushAll) {
                     // memcached counts a refused flush_all too.
                     store.stats().cmd_flush.incr();
                 }

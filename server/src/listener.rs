@@ -19,7 +19,10 @@
 //! Accept errors (EMFILE, ENFILE, ECONNABORTED...) are logged, backed off
 //! (10 ms doubling to 1 s) and retried; a cache node never exits over them.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -30,12 +33,13 @@ use crate::conn;
 use crate::exec::Execute;
 use crate::metrics;
 use crate::shutdown::Shutdown;
+use crate::store::now_unix;
 use crate::store::stats::Counter;
 use crate::ServeConfig;
 
 /// Connection counters shown by `stats` (`curr_connections`,
 /// `total_connections`, `rejected_connections`, `bytes_read`,
-/// `bytes_written`).
+/// `bytes_written`) and the registry behind `stats conns`.
 #[derive(Debug, Default)]
 pub struct ConnStats {
     pub(crate) curr: Counter,
@@ -45,6 +49,34 @@ pub struct ConnStats {
     pub(crate) bytes_written: Counter,
     /// Batches cut short by the per-batch request cap (`conn_yields`).
     pub(crate) yields: Counter,
+    /// Open connections by id (the socket's file descriptor, as memcached
+    /// numbers them). Locked only when a connection opens or closes and by
+    /// `stats conns`.
+    registry: Mutex<BTreeMap<i64, ConnEntry>>,
+    /// The listening socket: (id, local address, unix second it started).
+    listener: Mutex<Option<ListenerEntry>>,
+}
+
+/// The listening socket as `stats conns` shows it: id, local address,
+/// unix second it started listening.
+pub(crate) type ListenerEntry = (i64, SocketAddr, u64);
+
+/// What `stats conns` shows for one client connection.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnEntry {
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) activity: Arc<Activity>,
+}
+
+/// A connection's live state, written by its task once per batch.
+#[derive(Debug, Default)]
+pub(crate) struct Activity {
+    /// Unix second of the last batch of commands.
+    pub(crate) last_cmd: AtomicU64,
+    /// Executing a batch now (memcached's `conn_parse_cmd`, else
+    /// `conn_read`).
+    pub(crate) busy: AtomicBool,
 }
 
 impl ConnStats {
@@ -75,15 +107,53 @@ impl ConnStats {
             c.reset();
         }
     }
+
+    fn register(&self, id: i64, entry: ConnEntry) {
+        if let Ok(mut map) = self.registry.lock() {
+            map.insert(id, entry);
+        }
+    }
+
+    fn unregister(&self, id: i64) {
+        if let Ok(mut map) = self.registry.lock() {
+            map.remove(&id);
+        }
+    }
+
+    /// The listener and the open connections, for `stats conns`.
+    pub(crate) fn snapshot(&self) -> (Option<ListenerEntry>, Vec<(i64, ConnEntry)>) {
+        let listener = self.listener.lock().ok().and_then(|l| *l);
+        let conns = self
+            .registry
+            .lock()
+            .map(|m| m.iter().map(|(id, e)| (*id, e.clone())).collect())
+            .unwrap_or_default();
+        (listener, conns)
+    }
 }
 
-/// Decrements `curr_connections` when a connection task ends, however it
-/// ends.
-struct OpenGuard(Arc<ConnStats>);
+/// A connection's id: its file descriptor where there is one.
+#[cfg(unix)]
+fn id_of(socket: &impl std::os::fd::AsRawFd, _fallback: i64) -> i64 {
+    i64::from(socket.as_raw_fd())
+}
+
+#[cfg(not(unix))]
+fn id_of<T>(_socket: &T, fallback: i64) -> i64 {
+    fallback
+}
+
+/// Decrements `curr_connections` and leaves the registry when a connection
+/// task ends, however it ends.
+struct OpenGuard {
+    stats: Arc<ConnStats>,
+    id: i64,
+}
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0.curr.decr();
+        self.stats.unregister(self.id);
+        self.stats.curr.decr();
         metrics::connection_open(-1.0);
     }
 }
@@ -100,6 +170,10 @@ pub(crate) async fn run<E: Execute>(
     let permits = Arc::new(Semaphore::new(config.max_conns));
     let stats = Arc::clone(&config.conn_stats);
     let mut backoff = Duration::from_millis(10);
+    if let (Ok(local), Ok(mut slot)) = (listener.local_addr(), stats.listener.lock()) {
+        *slot = Some((id_of(&listener, 0), local, now_unix()));
+    }
+    let mut next_id: i64 = 1 << 32;
     loop {
         let accepted = tokio::select! {
             biased;
@@ -134,14 +208,29 @@ pub(crate) async fn run<E: Execute>(
         stats.total.incr();
         stats.curr.incr();
         metrics::connection_open(1.0);
-        let guard = OpenGuard(Arc::clone(&stats));
+        next_id += 1;
+        let id = id_of(&stream, next_id);
+        let activity = Arc::new(Activity::default());
+        activity.last_cmd.store(now_unix(), Ordering::Relaxed);
+        stats.register(
+            id,
+            ConnEntry {
+                peer,
+                local: stream.local_addr().unwrap_or(peer),
+                activity: Arc::clone(&activity),
+            },
+        );
+        let guard = OpenGuard {
+            stats: Arc::clone(&stats),
+            id,
+        };
         let exec = Arc::clone(&exec);
         let config = Arc::clone(&config);
         let token = shutdown.token().clone();
         shutdown.tracker().spawn(async move {
             let _permit = permit;
             let _guard = guard;
-            if let Err(error) = conn::run(stream, &*exec, &config, token).await {
+            if let Err(error) = conn::run(stream, &*exec, &config, token, &activity).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });

@@ -5,7 +5,9 @@
 //! working.
 
 use bytes::Bytes;
-use ringcache_protocol::{Response, Stat, Stats as StatsRequest};
+use std::sync::atomic::Ordering;
+
+use ringcache_protocol::{Response, Stat, StatValue, Stats as StatsRequest};
 
 use super::{Node, MEMCACHED_VERSION};
 use crate::store::now_unix;
@@ -23,6 +25,7 @@ impl Node {
             b"reset" => {
                 self.store().stats().reset();
                 self.inner.conns.reset();
+                self.inner.detail.clear();
                 Response::Reset
             }
             b"settings" => Response::Stats(self.settings_stats()),
@@ -32,11 +35,18 @@ impl Node {
                 Stat::uint("total_malloced", 0),
             ]),
             b"sizes" => Response::Stats(vec![Stat::text("sizes_status", "disabled")]),
-            // Per-connection listing is not tracked (see lib.rs "Left out").
-            b"conns" | b"extstore" => Response::Stats(Vec::new()),
+            b"conns" => Response::Stats(self.conns_stats()),
+            b"extstore" => Response::Stats(Vec::new()),
             b"detail" => match req.args.first().map(|a| &a[..]) {
-                Some(b"on" | b"off") => Response::Ok,
-                Some(b"dump") => Response::Stats(Vec::new()),
+                Some(b"on") => {
+                    self.inner.detail.set_enabled(true);
+                    Response::Ok
+                }
+                Some(b"off") => {
+                    self.inner.detail.set_enabled(false);
+                    Response::Ok
+                }
+                Some(b"dump") => Response::Line(self.inner.detail.dump()),
                 _ => client_error("usage: stats detail on|off|dump"),
             },
             b"cachedump" => cachedump(&req.args),
@@ -152,6 +162,46 @@ impl Node {
         ]
     }
 
+    /// `stats conns`: the listener, then each client connection, numbered
+    /// by file descriptor as memcached does.
+    fn conns_stats(&self) -> Vec<Stat> {
+        let now = now_unix();
+        let (listener, conns) = self.inner.conns.snapshot();
+        let mut out = Vec::with_capacity(1 + 4 * conns.len());
+        let named = |id: i64, field: &str, value: StatValue| Stat {
+            name: Bytes::from(format!("{id}:{field}")),
+            value,
+        };
+        let text = |s: String| StatValue::Text(Bytes::from(s));
+        if let Some((id, addr, since)) = listener {
+            out.push(named(id, "addr", text(format!("tcp:{addr}"))));
+            out.push(named(id, "state", text("conn_listening".to_owned())));
+            out.push(named(
+                id,
+                "secs_since_last_cmd",
+                StatValue::Unsigned(now.saturating_sub(since)),
+            ));
+        }
+        for (id, conn) in conns {
+            let busy = conn.activity.busy.load(Ordering::Relaxed);
+            let last = conn.activity.last_cmd.load(Ordering::Relaxed);
+            out.push(named(id, "addr", text(format!("tcp:{}", conn.peer))));
+            out.push(named(
+                id,
+                "listen_addr",
+                text(format!("tcp:{}", conn.local)),
+            ));
+            let state = if busy { "conn_parse_cmd" } else { "conn_read" };
+            out.push(named(id, "state", text(state.to_owned())));
+            out.push(named(
+                id,
+                "secs_since_last_cmd",
+                StatValue::Unsigned(now.saturating_sub(last)),
+            ));
+        }
+        out
+    }
+
     fn settings_stats(&self) -> Vec<Stat> {
         let config = &self.inner.config;
         let u = Stat::uint;
@@ -179,7 +229,7 @@ impl Node {
             u("num_threads", config.threads as u64),
             u("num_threads_per_udp", config.threads as u64),
             t("stat_key_prefix", ":"),
-            t("detail_enabled", "no"),
+            t("detail_enabled", yes_no(self.inner.detail.enabled())),
             u("reqs_per_event", crate::conn::MAX_BATCH as u64),
             t("cas_enabled", "yes"),
             u("tcp_backlog", 1024),

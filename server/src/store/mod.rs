@@ -256,7 +256,11 @@ struct Inner {
     /// it become invalid; 0 = none pending.
     flush_deadline: AtomicU64,
     stats: Stats,
-    max_bytes: u64,
+    /// moka's fixed capacity: the `-m` the store was built with.
+    capacity: u64,
+    /// The current limit (`-m`, moved by `cache_memlimit`), shared with the
+    /// weigher.
+    max_bytes: Arc<AtomicU64>,
     limits: Limits,
 }
 
@@ -269,7 +273,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("max_bytes", &self.inner.max_bytes)
+            .field("max_bytes", &self.max_bytes())
             .field("entries", &self.inner.cache.entry_count())
             .finish()
     }
@@ -293,9 +297,23 @@ impl Store {
             Eviction::TinyLfu => EvictionPolicy::tiny_lfu(),
             Eviction::Lru => EvictionPolicy::lru(),
         };
+        // moka cannot change its capacity once built, so `cache_memlimit`
+        // rescales the weights instead: an entry weighs its bytes times
+        // capacity / limit, and the cache holds `limit` bytes of entries.
+        let capacity = config.max_bytes.max(1);
+        let max_bytes = Arc::new(AtomicU64::new(capacity));
+        let limit = Arc::clone(&max_bytes);
         let cache = Cache::builder()
-            .max_capacity(config.max_bytes)
-            .weigher(weigh)
+            .max_capacity(capacity)
+            .weigher(move |key, item| {
+                let raw = u64::from(weigh(key, item));
+                let limit = limit.load(Ordering::Relaxed).max(1);
+                if limit == capacity {
+                    return u32::try_from(raw).unwrap_or(u32::MAX);
+                }
+                let scaled = u128::from(raw) * u128::from(capacity) / u128::from(limit);
+                u32::try_from(scaled).unwrap_or(u32::MAX).max(1)
+            })
             .eviction_policy(policy)
             .expire_after(expiry::ItemExpiry)
             .eviction_listener(move |_key, _item, cause| {
@@ -310,7 +328,8 @@ impl Store {
                 cas: AtomicU64::new(0),
                 flush_deadline: AtomicU64::new(0),
                 stats,
-                max_bytes: config.max_bytes,
+                capacity,
+                max_bytes,
                 limits: Limits::default().max_item_size(config.max_item_size),
             }),
         }
@@ -323,7 +342,15 @@ impl Store {
 
     /// The byte budget (`limit_maxbytes`).
     pub(crate) fn max_bytes(&self) -> u64 {
-        self.inner.max_bytes
+        self.inner.max_bytes.load(Ordering::Relaxed)
+    }
+
+    /// `cache_memlimit`: moves the byte budget. Entries written from now on
+    /// are weighed against the new limit; existing ones keep their weight
+    /// until rewritten, so a smaller limit takes hold as the cache turns
+    /// over (memcached likewise frees nothing at once).
+    pub(crate) fn set_max_bytes(&self, bytes: u64) {
+        self.inner.max_bytes.store(bytes.max(1), Ordering::Relaxed);
     }
 
     /// A fresh CAS unique. Every modification takes one, so two versions of
@@ -574,9 +601,12 @@ impl Store {
         self.inner.cache.entry_count()
     }
 
-    /// Weighted bytes currently held (after [`Store::sync`], exact).
+    /// Bytes currently held by our accounting (key + value + overhead per
+    /// entry), after [`Store::sync`]; approximate after `cache_memlimit`.
     pub(crate) fn weighted_bytes(&self) -> u64 {
-        self.inner.cache.weighted_size()
+        let weighted = u128::from(self.inner.cache.weighted_size());
+        let scaled = weighted * u128::from(self.max_bytes()) / u128::from(self.inner.capacity);
+        u64::try_from(scaled).unwrap_or(u64::MAX)
     }
 }
 

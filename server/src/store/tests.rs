@@ -374,3 +374,29 @@ async fn measure_eviction_hit_ratio() {
         );
     }
 }
+
+#[tokio::test]
+async fn memlimit_rescales_the_budget() {
+    let s = Store::new(&StoreConfig {
+        max_bytes: 1024 * 1024,
+        eviction: Eviction::Lru,
+        ..StoreConfig::default()
+    });
+    let value = vec![b'x'; 1000];
+    let per_entry = 1000 + 6 + u64::from(ENTRY_OVERHEAD);
+    // Double the limit: about twice as many entries fit.
+    s.set_max_bytes(2 * 1024 * 1024);
+    for i in 0..5000u32 {
+        let key = format!("k{i:05}");
+        s.store(StoreMode::Set, key.as_bytes(), &value, 0, 0, NOW)
+            .await;
+    }
+    s.sync().await;
+    let held = s.item_count();
+    assert!(
+        held * per_entry > 1024 * 1024 + 1024 * 1024 / 2,
+        "held {held}"
+    );
+    assert!(s.weighted_bytes() <= 2 * 1024 * 1024);
+    assert_eq!(s.max_bytes(), 2 * 1024 * 1024);
+}
