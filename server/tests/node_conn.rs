@@ -388,3 +388,37 @@ async fn a_large_multi_get_is_streamed_intact() {
     assert!(got == expected, "streamed multi-get differs");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_conns_lists_the_listener_and_each_connection() {
+    let node = TestNode::start(NodeConfig::default()).await;
+    let mut idle = node.connect().await;
+    roundtrip(&mut idle, b"version\r\n", b"VERSION 1.6.18\r\n").await;
+    let idle_addr = idle.local_addr().unwrap();
+    let mut asking = node.connect().await;
+    asking.write_all(b"stats conns\r\n").await.unwrap();
+    let mut text = Vec::new();
+    while !text.ends_with(b"END\r\n") {
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(DEADLINE, asking.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        text.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains(&format!(":addr tcp:{}\r\n", node.addr)),
+        "{text}"
+    );
+    assert!(text.contains(":state conn_listening\r\n"), "{text}");
+    assert!(
+        text.contains(&format!(":addr tcp:{idle_addr}\r\n")),
+        "{text}"
+    );
+    assert!(text.contains(":state conn_read\r\n"), "{text}");
+    assert!(text.contains(":state conn_parse_cmd\r\n"), "{text}");
+    assert_eq!(text.matches(":listen_addr ").count(), 2, "{text}");
+    node.shutdown().await;
+}
