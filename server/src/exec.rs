@@ -10,7 +10,8 @@
 //!
 //! - this file: the trait, [`Node`], and the classic text commands;
 //! - `exec/stats.rs`: `stats` and its groups, in memcached 1.6.18's order;
-//! - `exec/meta.rs`: `mg ms md ma mn me`.
+//! - `exec/detail.rs`: `stats detail` prefix counters;
+//! - `exec/meta/`: `mg ms md ma me` (`mn` is answered here).
 
 mod detail;
 mod meta;

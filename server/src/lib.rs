@@ -17,8 +17,8 @@
 //! - `conn.rs`: the connection loop, the only code that reads or writes a
 //!   socket.
 //! - `exec.rs`: [`Execute`] (request in, response out) and [`Node`], the
-//!   node's executor; `exec/stats.rs`: `stats`; `exec/meta.rs`: meta
-//!   commands.
+//!   node's executor; `exec/stats.rs`: `stats` and its groups;
+//!   `exec/detail.rs`: `stats detail`; `exec/meta/`: the meta commands.
 //! - `store/`: [`store::Store`] on moka: items, exptime rules
 //!   (`store/expiry.rs`), counters (`store/stats.rs`).
 //! - `shutdown.rs`: cancellation token + task tracker, with a deadline.
@@ -51,14 +51,19 @@
 //! # Left out (for now)
 //!
 //! - UDP (`-U` other than 0 is refused), unix sockets, TLS, SASL, the
-//!   binary protocol.
-//! - Slab machinery: `stats slabs`/`items` answer as memcached does with no
-//!   slab classes; slab and LRU-crawler fields in `stats` are constant.
-//! - `stats conns` lists nothing (connections are not registered).
-//! - memcached's admin verbs (`lru_crawler`, `slabs`, `watch`,
-//!   `cache_memlimit`...) answer `ERROR`.
+//!   binary protocol; `-l` takes one address.
+//! - Slab machinery: `stats slabs`/`items`/`sizes` answer as memcached
+//!   does with no slab classes; slab, hash-table and LRU-crawler fields in
+//!   `stats` keep memcached's names with constant values.
+//! - memcached's admin verbs other than `cache_memlimit` (`lru_crawler`,
+//!   `slabs`, `lru`, `watch`...) answer `ERROR`.
 //! - `-c` counts client connections exactly; memcached's limit is a file
 //!   descriptor number (see `listener.rs`).
+//! - `stats detail dump` lists prefixes sorted; memcached lists them in
+//!   its hash-table order.
+//! - Memory: moka costs ~500 bytes per entry beyond key and value
+//!   (`store::ENTRY_OVERHEAD`), against memcached's ~56, so small items
+//!   fit fewer per megabyte of `-m`.
 //! - The proxy and the local-cluster launcher (`ringcache proxy`,
 //!   `ringcache cluster`).
 

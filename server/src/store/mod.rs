@@ -1,23 +1,23 @@
-//! The item store: a `moka::future::Cache` of [`Item`]s plus the node-wide
+//! The item store: a `moka::future::Cache` of `Item`s plus the node-wide
 //! counters, CAS sequence and `flush_all` deadline.
 //!
 //! # Contents
 //!
-//! - [`Item`]: one stored value with memcached's metadata and the meta
+//! - `Item`: one stored value with memcached's metadata and the meta
 //!   protocol's per-item flags.
-//! - [`Store`]: cheap to clone (one `Arc`), never behind a lock.
-//!   - reads: [`Store::get`], [`Store::peek`].
-//!   - mutations, all through [`Store::compute`] (moka's `and_compute_with`,
-//!     one call per key at a time): [`Store::store`], [`Store::delta`],
-//!     [`Store::touch`], [`Store::delete`].
-//!   - whole-cache: [`Store::flush_all`], [`Store::sync`].
-//! - [`expiry`]: the exptime rules and moka's per-entry [`moka::Expiry`].
-//! - [`stats`]: the relaxed-atomic counters behind `stats`.
+//! - `Store`: cheap to clone (one `Arc`), never behind a lock.
+//!   - reads: `Store::get`, `Store::peek`.
+//!   - mutations, all through `Store::compute` (moka's `and_compute_with`,
+//!     one call per key at a time): `Store::store`, `Store::delta`,
+//!     `Store::touch`, `Store::delete`.
+//!   - whole-cache: `Store::flush_all`, `Store::sync`.
+//! - `expiry`: the exptime rules and moka's per-entry `moka::Expiry`.
+//! - `stats`: the relaxed-atomic counters behind `stats`.
 //!
 //! # Memory bound
 //!
 //! `-m` becomes moka's `max_capacity` in bytes, and each entry weighs
-//! `key + value + ENTRY_OVERHEAD` (see [`ENTRY_OVERHEAD`] for how that
+//! `key + value + ENTRY_OVERHEAD` (see `ENTRY_OVERHEAD` for how that
 //! constant was measured).
 
 pub(crate) mod expiry;
