@@ -1122,3 +1122,20 @@ fn connection_limit() {
     );
     assert_eq!(outcomes[0], outcomes[1], "past -c {CAP}:\n{report}");
 }
+
+/// The operator's swap: memcached's usual command line (with `-U 0`, UDP
+/// off) starts the subject as it starts memcached, and both then answer.
+#[test]
+fn memcached_command_line() {
+    let flags = ["-U", "0", "-c", "1024", "-I", "1m", "-m", "64", "-t", "2"];
+    for kind in [common::Kind::Memcached, common::subject_kind()] {
+        let server = common::Server::start(kind, &flags);
+        let reply = common::roundtrip(&server, b"version\r\n", b"\r\n");
+        assert!(
+            reply.starts_with(b"VERSION "),
+            "{} with {flags:?}: {}",
+            kind.label(),
+            common::diff::escape(&reply)
+        );
+    }
+}

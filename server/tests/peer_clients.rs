@@ -216,13 +216,18 @@ fn libmemcached_tools(kind: Kind) {
 
     // memcslap exits 0 even when every request fails, so the node's own
     // counters prove that the load arrived.
-    for test in ["set", "get", "mget"] {
+    for test in ["set", "get", "mget", "set --noreply"] {
+        let mut args: Vec<&str> = test.split(' ').collect();
+        let test = args.remove(0);
         let (sets, gets) = (stat(&server, "cmd_set"), stat(&server, "cmd_get"));
-        let out = run(Command::new("memcslap").arg(&servers).args([
-            "--concurrency=2",
-            "--execute-number=200",
-            &format!("--test={test}"),
-        ]));
+        let out = run(Command::new("memcslap")
+            .arg(&servers)
+            .args([
+                "--concurrency=2",
+                "--execute-number=200",
+                &format!("--test={test}"),
+            ])
+            .args(&args));
         let all = show(&out);
         assert!(
             out.status.success(),
@@ -234,6 +239,12 @@ fn libmemcached_tools(kind: Kind) {
             "memcslap --test={test} against {} reported errors: {all}",
             kind.label()
         );
+        // noreply sets may still be in flight on memcslap's connections when
+        // it exits: give the counters a bounded moment to catch up.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while stat(&server, "cmd_set") < sets + 200 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let (sets2, gets2) = (stat(&server, "cmd_set"), stat(&server, "cmd_get"));
         assert!(
             sets2 >= sets + 200,
