@@ -148,6 +148,15 @@ fn text_storage() {
         case("exptime_30_days_plus_1", "set $K 0 2592001 1\r\na\r\nget $K\r\n"),
         case("exptime_absolute_past", format!("set $K 0 {} 1\r\na\r\nget $K\r\n", now() - 100)),
         case("exptime_absolute_future", format!("set $K 0 {} 1\r\na\r\nmg $K t v\r\n", now() + 100)),
+        case("touch_absolute_future", format!("set $K 0 0 1\r\na\r\ntouch $K {}\r\nmg $K t\r\n", now() + 100)),
+        case("gat_absolute_past", format!("set $K 0 0 1\r\na\r\ngat {} $K\r\nget $K\r\n", now() - 100)),
+        case("ms_T_absolute", format!("ms $K 1 T{}\r\na\r\nmg $K t v\r\nmg $K T{} t\r\nmg $K v\r\n", now() + 100, now() - 5)),
+        case("cas_on_expired", "set $K 0 0 1\r\na\r\ngets $K\r\ntouch $K -1\r\n")
+            .then("cas $K 0 0 1 $CAS1\r\nb\r\nprepend $K 0 0 1\r\nc\r\nreplace $K 0 0 1\r\nd\r\n"),
+        case("cas_after_delete", "set $K 0 0 1\r\na\r\ngets $K\r\ndelete $K\r\n")
+            .then("cas $K 0 0 1 $CAS1\r\nb\r\nget $K\r\n"),
+        case("cas_after_flush_and_set", "set $K 0 0 1\r\na\r\ngets $K\r\nset $K 0 0 1\r\na\r\ngets $K\r\n")
+            .then("cas $K 0 0 1 $CAS1\r\nb\r\ncas $K 0 0 1 $CAS2\r\nc\r\ngets $K\r\n"),
         case("exptime_elapses", "set $K 0 1 1\r\na\r\nget $K\r\n")
             .sleep_ms(2200)
             .then("get $K\r\n"),
@@ -562,6 +571,23 @@ fn server_commands() {
         .then("get a\r\nset b 0 0 1\r\nb\r\nget b\r\n")
         .fresh(),
     ];
+    cases.push(
+        case(
+            "flush_all_absolute_future",
+            format!("set a 0 0 1\r\na\r\nflush_all {}\r\nget a\r\n", now() + 100),
+        )
+        .fresh(),
+    );
+    cases.push(
+        case(
+            "flush_all_absolute_past",
+            format!(
+                "set a 0 0 1\r\na\r\nflush_all {}\r\nget a\r\nset b 0 0 1\r\nb\r\nget b\r\n",
+                now() - 100
+            ),
+        )
+        .fresh(),
+    );
     // Run-time settings an operator's scripts may use.
     cases.push(
         case(
