@@ -36,7 +36,8 @@ use bytes::BytesMut;
 use ringcache_protocol::{
     encode_response, Command, Reason, Request, RequestDecoder, Response, Value,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -235,10 +236,43 @@ async fn read_with_idle(
     idle: Option<Duration>,
 ) -> io::Result<Option<usize>> {
     match idle {
-        None => stream.read_buf(rbuf).await.map(Some),
-        Some(idle) => match tokio::time::timeout(idle, stream.read_buf(rbuf)).await {
+        None => read_once(stream, rbuf).await.map(Some),
+        Some(idle) => match tokio::time::timeout(idle, read_once(stream, rbuf)).await {
             Ok(read) => read.map(Some),
             Err(_) => Ok(None),
         },
+    }
+}
+
+/// One read into `rbuf`'s spare capacity (which the caller keeps non-zero).
+///
+/// A plain `read_buf` leaves the socket marked readable after a short
+/// read, so the next read costs a `recv` that only returns `EAGAIN`: one
+/// wasted syscall per request for a client that waits for each reply. A
+/// short read means the socket is drained, so we clear tokio's readiness
+/// right away instead. This is race-free: `try_io` clears only the
+/// readiness it observed *before* the read, so data that arrives after it
+/// raises a new event (memcached likewise stops reading after a short
+/// read).
+async fn read_once(stream: &TcpStream, rbuf: &mut BytesMut) -> io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        let spare = rbuf.capacity() - rbuf.len();
+        let mut got = None;
+        let result = stream.try_io(Interest::READABLE, || {
+            let n = stream.try_read_buf(rbuf)?;
+            got = Some(n);
+            if n > 0 && n < spare {
+                Err(io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(())
+            }
+        });
+        match (got, result) {
+            (Some(n), _) => return Ok(n),
+            (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            (None, Err(e)) => return Err(e),
+            (None, Ok(())) => continue,
+        }
     }
 }
