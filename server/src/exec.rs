@@ -68,6 +68,7 @@ pub(crate) struct NodeInner {
     verbosity: AtomicU32,
     /// `stats detail on|off` and the per-prefix counters it collects.
     pub(crate) detail: detail::Detail,
+    commands: metrics::CommandCounters,
     started: Instant,
     /// Unix second the node started (meta's clock mirrors memcached's
     /// `process_started`).
@@ -89,6 +90,7 @@ impl Node {
                 store,
                 verbosity: AtomicU32::new(u32::from(config.verbose)),
                 detail: detail::Detail::default(),
+                commands: metrics::CommandCounters::default(),
                 config,
                 conns,
                 started: Instant::now(),
@@ -401,7 +403,7 @@ impl Execute for Node {
     async fn execute(&self, request: &Request) -> Response {
         let command = request.command();
         let response = self.execute_inner(request).await;
-        metrics::command(command, &response);
+        self.inner.commands.record(command, &response);
         response
     }
 }
