@@ -21,6 +21,7 @@
 //! constant was measured).
 
 pub(crate) mod expiry;
+mod hasher;
 pub(crate) mod stats;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -250,7 +251,7 @@ pub(crate) enum Change {
 }
 
 struct Inner {
-    cache: Cache<Bytes, Arc<Item>>,
+    cache: Cache<Bytes, Arc<Item>, hasher::KeyHashBuilder>,
     cas: AtomicU64,
     /// `flush_all <delay>`: unix second at which items written at or before
     /// it become invalid; 0 = none pending.
@@ -321,7 +322,7 @@ impl Store {
                     evictions.fetch_add(1, Ordering::Relaxed);
                 }
             })
-            .build();
+            .build_with_hasher(hasher::KeyHashBuilder::default());
         Store {
             inner: Arc::new(Inner {
                 cache,
