@@ -1,6 +1,186 @@
-//! The ringcache smart client.
+//! The ringcache smart client: one cache over a cluster of ringcache nodes
+//! or plain memcached servers.
 //!
-//! **Not built yet.** This crate holds its place in the workspace so that the
-//! layout in `DESIGN.md` is whole; routing, pipelined connections, failure
-//! handling and membership arrive with issue 4. Until then use a node directly
-//! or any memcached client.
+//! Every key is routed over the consistent-hash ring of
+//! [`ringcache_ring`], so the cluster needs no coordinator and a
+//! membership change moves only about `1/N` of the keys. Each node gets a
+//! small pool of pipelined TCP connections; `get_many` fans out to all
+//! nodes at once; a failing node is ejected (or answered as a fast miss)
+//! and comes back only after an active probe succeeds.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ringcache_client::{Client, Scheme};
+//!
+//! # async fn run() -> Result<(), ringcache_client::Error> {
+//! let client = Client::builder()
+//!     .nodes(["127.0.0.1:11211", "127.0.0.1:11212", "127.0.0.1:11213"])
+//!     .scheme(Scheme::Xxh3)
+//!     .build()
+//!     .await?;
+//!
+//! client.set("user:42", "Ada", Duration::from_secs(300)).await?;
+//! let item = client.get("user:42").await?; // Ok(None) on a miss
+//! assert_eq!(item.map(|i| i.value), Some("Ada".into()));
+//!
+//! let found = client.get_many(["user:1", "user:42"]).await?;
+//! println!("{} hits, {} nodes failed", found.items.len(), found.failed.len());
+//! println!("user:42 is on {}, ring {:016x}", client.node_for("user:42")?, client.ring_digest());
+//! # Ok(()) }
+//! ```
+//!
+//! # How a request travels
+//!
+//! API call → key check ([`validate_key`]) → topology snapshot (an
+//! `ArcSwap` load: no lock) → ring lookup, walking past ejected nodes →
+//! node handle → one of its connections, round-robin, through a bounded
+//! queue → the connection's task writes every queued request in one write
+//! and matches replies in FIFO order → result.
+//!
+//! - **Wire commands**: classic text commands, never `noreply` (STYLE §6:
+//!   an error reply to a malformed `noreply` line would break FIFO
+//!   matching). A multi-key read is one `get k1 k2 ...` per node, which
+//!   every memcached understands and which always ends in one `END`; meta
+//!   commands are available through [`Client::execute_on`].
+//! - **Backpressure**: each connection holds at most
+//!   [`Config::max_in_flight`] unanswered requests and queues at most
+//!   [`Config::queue_depth`] more. When every queue of a node is full, a
+//!   request waits up to [`Config::queue_wait`] (10 ms) for room and then
+//!   fails with [`Error::Overloaded`]: memory stays bounded and the caller
+//!   decides whether to retry or shed load.
+//! - **Timeouts**: connect ([`Config::connect_timeout`]) and request
+//!   ([`Config::request_timeout`], queueing included). A request that
+//!   times out closes its connection: its reply would otherwise be taken
+//!   for the next request's.
+//! - **Reconnects**: on demand, with exponential backoff
+//!   ([`Config::reconnect_backoff`] up to [`Config::reconnect_max_backoff`]);
+//!   while a connection backs off its requests fail at once with
+//!   [`Error::NodeDown`].
+//! - **Failures**: see [`FailurePolicy`] and the `health` module docs:
+//!   [`Config::failure_threshold`] consecutive failures take a node out
+//!   (never more than [`Config::max_ejected_share`] of the nodes), a probe
+//!   (`version` on a fresh connection, exponential backoff) brings it back.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: [`Client`], this overview.
+//! - `config.rs`: [`Config`] (every knob and its default), [`ClientBuilder`],
+//!   the TOML file ([`Config::from_toml`], [`Client::from_config`]),
+//!   [`FailurePolicy`].
+//! - `topology.rs`: the ring + handles snapshot, [`Client::set_nodes`],
+//!   [`RingChange`].
+//! - `route.rs`: key → node, failover walk, [`Client::execute_on`],
+//!   [`Client::node_for`], [`Client::ring_digest`].
+//! - `pool.rs`: [`NodeHandle`]: a node's connections, [`NodeHandle::call`].
+//! - `conn.rs`: the task that owns one pipelined TCP connection.
+//! - `health.rs`: failure counting, ejection, probes, [`NodeState`].
+//! - `ops.rs`: the typed commands and their outcomes ([`Item`],
+//!   [`StoreOutcome`], [`CasOutcome`], [`GetMany`], ...).
+//! - `key.rs`: [`validate_key`]. `error.rs`: [`Error`].
+//! - [`metrics`]: every metric name, with [`metrics::describe_metrics`].
+//! - `tests/`: live tests against in-process ringcache nodes and Debian
+//!   `memcached` processes on ephemeral ports.
+//!
+//! # Left out
+//!
+//! - Membership sources (file, DNS), cache-aside helpers and the near
+//!   cache live in their own modules (issue 4, second part); they build on
+//!   [`Client::set_nodes`], [`Client::execute_on`] and [`NodeHandle::call`].
+//! - The binary protocol, SASL, TLS, UDP; replication (writes go to one
+//!   node); retries (the caller decides, see [`Error::is_retryable`]).
+//! - Meta-protocol typed methods (leases, stale-while-revalidate): send
+//!   them raw through [`Client::execute_on`] (never with `q`).
+
+mod config;
+mod conn;
+mod error;
+mod health;
+mod key;
+pub mod metrics;
+mod ops;
+mod pool;
+mod route;
+mod topology;
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+pub use crate::config::{ClientBuilder, Config, FailurePolicy};
+pub use crate::error::Error;
+pub use crate::health::NodeState;
+pub use crate::key::validate_key;
+pub use crate::ops::{
+    CasOutcome, DeleteOutcome, GetMany, Item, NodeFailure, StoreMode, StoreOutcome, TouchOutcome,
+};
+pub use crate::pool::NodeHandle;
+pub use crate::topology::RingChange;
+pub use ringcache_ring::{Node, Scheme};
+
+use crate::health::Coordinator;
+use crate::topology::Topology;
+
+/// A client of a ringcache cluster (or a pool of memcached servers).
+///
+/// Cheap to clone: clones share the topology, connections and health.
+///
+/// # Contents
+///
+/// - Build: [`builder`](Client::builder), [`from_config`](Client::from_config).
+/// - Read: [`get`](Client::get), [`gets`](Client::gets),
+///   [`get_and_touch`](Client::get_and_touch), [`get_many`](Client::get_many).
+/// - Write: [`set`](Client::set), [`add`](Client::add),
+///   [`replace`](Client::replace), [`append`](Client::append),
+///   [`prepend`](Client::prepend), [`store`](Client::store) (any mode, with
+///   flags), [`cas`](Client::cas), [`delete`](Client::delete),
+///   [`incr`](Client::incr), [`decr`](Client::decr), [`touch`](Client::touch).
+/// - All nodes: [`flush_all`](Client::flush_all), [`versions`](Client::versions).
+/// - Routing: [`node_for`](Client::node_for), [`handle_for`](Client::handle_for),
+///   [`execute_on`](Client::execute_on), [`ring_digest`](Client::ring_digest),
+///   [`nodes`](Client::nodes), [`node_handles`](Client::node_handles),
+///   [`node_states`](Client::node_states).
+/// - Membership: [`set_nodes`](Client::set_nodes).
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    topology: ArcSwap<Topology>,
+    /// Serialises membership changes (readers never take it).
+    writer: Mutex<()>,
+    coordinator: Arc<Coordinator>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Client {
+    /// A [`ClientBuilder`] with every knob at its default.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The settings the client runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    fn start(config: Config) -> Result<Client, Error> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Config("a client must be built inside a tokio runtime".into()))?;
+        let nodes = config.nodes.clone();
+        let coordinator = Arc::new(Coordinator::new(&config, runtime.clone()));
+        let client = Client {
+            inner: Arc::new(Inner {
+                topology: ArcSwap::from_pointee(Topology::empty(config.scheme)?),
+                config,
+                writer: Mutex::new(()),
+                coordinator,
+                runtime,
+            }),
+        };
+        client.set_nodes(nodes)?;
+        Ok(client)
+    }
+}

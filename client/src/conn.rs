@@ -1,0 +1,394 @@
+//! One pipelined TCP connection, owned by one task.
+//!
+//! Callers hand the task `(request, oneshot)` jobs over a bounded mpsc
+//! ([`Conn::try_submit`] / [`Conn::submit`]). The task:
+//!
+//! - takes every job waiting in the queue (up to `max_in_flight` unanswered
+//!   requests), encodes them into one write buffer and writes it: one write
+//!   per batch;
+//! - reads replies and hands them out in FIFO order, each parsed with the
+//!   command of the request it answers ([`parse_response`]);
+//! - closes the connection when the oldest unanswered request passes its
+//!   deadline (a late reply would be matched to the wrong caller), when the
+//!   reply stream breaks the protocol, or on I/O errors; every request in
+//!   flight then fails with that error;
+//! - connects at start, then again on demand with exponential backoff:
+//!   while it backs off, requests fail at once with [`Error::NodeDown`].
+//!
+//! Only requests that always get exactly one reply are sent (no classic
+//! `noreply`, no meta `q`): [`is_pipelinable`] guards the door.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ringcache_protocol::{encode_request, parse_response, Command, Limits, Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{sleep_until, Instant};
+
+use crate::error::Error;
+
+/// Stop taking new jobs while this much is waiting to be written.
+const WRITE_BUFFER_CAP: usize = 256 * 1024;
+/// Read in chunks of at least this size.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The reply channel of one request.
+pub(crate) type ReplyTx = oneshot::Sender<Result<Response, Error>>;
+
+/// One request on its way to the connection task.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) request: Request,
+    pub(crate) reply: ReplyTx,
+    /// When the caller stops waiting: the task fails the request (and
+    /// closes the connection, if it was sent) once this passes.
+    pub(crate) deadline: Instant,
+}
+
+/// What every connection of a node needs to know.
+#[derive(Debug)]
+pub(crate) struct ConnSettings {
+    pub(crate) node: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) reconnect_backoff: Duration,
+    pub(crate) reconnect_max_backoff: Duration,
+    pub(crate) max_in_flight: usize,
+    pub(crate) limits: Limits,
+}
+
+/// State shared between a [`Conn`] and its task.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Set when the node is known to be back (a probe succeeded): the next
+    /// request reconnects at once instead of failing during the backoff.
+    reconnect_now: AtomicBool,
+}
+
+/// The caller's side of one connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    tx: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+impl Conn {
+    /// Starts the connection task on `runtime`; it connects at once. The
+    /// task ends when the `Conn` is dropped (after failing what it holds).
+    pub(crate) fn spawn(
+        settings: Arc<ConnSettings>,
+        queue_depth: usize,
+        runtime: &tokio::runtime::Handle,
+    ) -> Conn {
+        let (tx, rx) = mpsc::channel(queue_depth);
+        let shared = Arc::new(Shared::default());
+        runtime.spawn(run(settings, Arc::clone(&shared), rx));
+        Conn { tx, shared }
+    }
+
+    /// Queues `job` if there is room; gives it back otherwise (to try the
+    /// next connection: boxing it would cost an allocation per request).
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn try_submit(&self, job: Job) -> Result<(), Job> {
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) => {
+                Err(job)
+            }
+        }
+    }
+
+    /// Queues `job`, waiting up to `wait` for room.
+    #[allow(clippy::result_large_err)]
+    pub(crate) async fn submit(&self, job: Job, wait: Duration) -> Result<(), Job> {
+        match self.tx.send_timeout(job, wait).await {
+            Ok(()) => Ok(()),
+            Err(
+                mpsc::error::SendTimeoutError::Timeout(job)
+                | mpsc::error::SendTimeoutError::Closed(job),
+            ) => Err(job),
+        }
+    }
+
+    /// Makes the next request reconnect at once, skipping any backoff.
+    pub(crate) fn reconnect_now(&self) {
+        self.shared.reconnect_now.store(true, Ordering::Release);
+    }
+}
+
+/// Whether the server answers `request` with exactly one reply, whatever
+/// the outcome: the condition for FIFO matching. Classic `noreply`, meta
+/// `q` (both may withhold replies, errors included), `quit`/`shutdown`
+/// (close the connection) and refused input are not.
+pub(crate) fn is_pipelinable(request: &Request) -> bool {
+    use ringcache_protocol::{MetaReply, MetaStatus};
+    let probe = |status| Response::Meta(MetaReply::new(status, Default::default()));
+    let may_be_silent = request.suppresses(&Response::Stored)
+        || request.suppresses(&Response::NotFound)
+        || request.suppresses(&probe(MetaStatus::Hd))
+        || request.suppresses(&probe(MetaStatus::En))
+        || request.suppresses(&probe(MetaStatus::Nf));
+    !may_be_silent
+        && request.command().is_some()
+        && !matches!(
+            request,
+            Request::Quit | Request::Shutdown(_) | Request::Invalid(_) | Request::TooLarge(_)
+        )
+}
+
+/// A request written (or about to be) and not yet answered.
+struct InFlight {
+    command: Command,
+    reply: ReplyTx,
+    deadline: Instant,
+}
+
+/// Why a connected session ended.
+enum End {
+    /// Every `Conn` is gone: the task ends.
+    Closed,
+    /// The connection broke or was closed on purpose; reconnect on demand.
+    Broken,
+}
+
+async fn run(settings: Arc<ConnSettings>, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
+    let mut backoff = settings.reconnect_backoff;
+    let mut first: Option<Job> = None;
+    let mut eager = true;
+    loop {
+        if !eager && first.is_none() {
+            match rx.recv().await {
+                Some(job) => first = Some(job),
+                None => return,
+            }
+        }
+        eager = false;
+        match connect(&settings).await {
+            Ok(stream) => {
+                backoff = settings.reconnect_backoff;
+                shared.reconnect_now.store(false, Ordering::Release);
+                tracing::debug!(node = %settings.node, "connected");
+                match serve(&settings, stream, first.take(), &mut rx).await {
+                    End::Closed => return,
+                    End::Broken => continue,
+                }
+            }
+            Err(error) => {
+                tracing::debug!(node = %settings.node, %error, "connect failed");
+                if let Some(job) = first.take() {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+                while let Ok(job) = rx.try_recv() {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+                let until = Instant::now() + backoff;
+                backoff = (backoff * 2).min(settings.reconnect_max_backoff);
+                loop {
+                    tokio::select! {
+                        job = rx.recv() => {
+                            let Some(job) = job else { return };
+                            if shared.reconnect_now.swap(false, Ordering::AcqRel) {
+                                first = Some(job);
+                                break;
+                            }
+                            let _ = job.reply.send(Err(Error::NodeDown {
+                                node: settings.node.clone(),
+                            }));
+                        }
+                        () = sleep_until(until) => break,
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn connect(settings: &ConnSettings) -> Result<TcpStream, Error> {
+    let node = &settings.node;
+    match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(node.as_str())).await {
+        Ok(Ok(stream)) => {
+            // Requests are batched by the task already; Nagle would only
+            // add latency to the last write of a batch.
+            stream.set_nodelay(true).map_err(|e| Error::io(node, e))?;
+            Ok(stream)
+        }
+        Ok(Err(e)) => Err(Error::io(node, e)),
+        Err(_) => Err(Error::timeout(node)),
+    }
+}
+
+/// Runs one connected session until it breaks or every `Conn` is dropped.
+async fn serve(
+    settings: &ConnSettings,
+    mut stream: TcpStream,
+    first: Option<Job>,
+    rx: &mut mpsc::Receiver<Job>,
+) -> End {
+    let node = settings.node.as_str();
+    let (mut rd, mut wr) = stream.split();
+    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    if let Some(job) = first {
+        enqueue(job, &mut wbuf, &mut in_flight, node);
+    }
+    // Used when nothing is in flight: the timer branch is disabled then.
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    loop {
+        let can_take = in_flight.len() < settings.max_in_flight && wbuf.len() < WRITE_BUFFER_CAP;
+        let deadline = in_flight.front().map(|f| f.deadline);
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            written = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => match written {
+                Ok(0) => {
+                    let e = std::io::Error::new(std::io::ErrorKind::WriteZero, "connection closed");
+                    fail_all(&mut in_flight, &Error::io(node, e));
+                    return End::Broken;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    fail_all(&mut in_flight, &Error::io(node, e));
+                    return End::Broken;
+                }
+            },
+            job = rx.recv(), if can_take => {
+                let Some(job) = job else {
+                    fail_all(&mut in_flight, &Error::Closed);
+                    return End::Closed;
+                };
+                enqueue(job, &mut wbuf, &mut in_flight, node);
+                // Everything already queued joins the same batch (one write).
+                while in_flight.len() < settings.max_in_flight && wbuf.len() < WRITE_BUFFER_CAP {
+                    match rx.try_recv() {
+                        Ok(job) => enqueue(job, &mut wbuf, &mut in_flight, node),
+                        Err(_) => break,
+                    }
+                }
+            }
+            read = rd.read_buf(&mut rbuf) => match read {
+                Ok(0) => {
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed by the server",
+                    );
+                    fail_all(&mut in_flight, &Error::io(node, e));
+                    return End::Broken;
+                }
+                Ok(_) => {
+                    if let Err(error) = deliver(&mut rbuf, &mut in_flight, &settings.limits, node) {
+                        tracing::warn!(node, %error, "closing connection");
+                        fail_all(&mut in_flight, &error);
+                        return End::Broken;
+                    }
+                }
+                Err(e) => {
+                    fail_all(&mut in_flight, &Error::io(node, e));
+                    return End::Broken;
+                }
+            },
+            () = sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
+                // The oldest request is late. Its reply may still come, and
+                // would then be taken for the next request's: the FIFO is
+                // poisoned, close the connection.
+                tracing::debug!(node, in_flight = in_flight.len(), "request timed out, closing connection");
+                fail_all(&mut in_flight, &Error::timeout(node));
+                return End::Broken;
+            }
+        }
+    }
+}
+
+/// Encodes `job` into the write buffer unless its caller is gone or late.
+fn enqueue(job: Job, wbuf: &mut BytesMut, in_flight: &mut VecDeque<InFlight>, node: &str) {
+    if job.reply.is_closed() {
+        return;
+    }
+    if job.deadline <= Instant::now() {
+        let _ = job.reply.send(Err(Error::timeout(node)));
+        return;
+    }
+    let Some(command) = job.request.command() else {
+        let _ = job
+            .reply
+            .send(Err(Error::Client("request cannot be sent".into())));
+        return;
+    };
+    encode_request(&job.request, wbuf);
+    in_flight.push_back(InFlight {
+        command,
+        reply: job.reply,
+        deadline: job.deadline,
+    });
+}
+
+/// Hands out every complete reply in the read buffer, oldest request first.
+fn deliver(
+    rbuf: &mut BytesMut,
+    in_flight: &mut VecDeque<InFlight>,
+    limits: &Limits,
+    node: &str,
+) -> Result<(), Error> {
+    while let Some(front) = in_flight.front() {
+        match parse_response(rbuf, front.command, limits) {
+            Ok(Some((response, _))) => {
+                if let Some(done) = in_flight.pop_front() {
+                    let _ = done.reply.send(Ok(response));
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(Error::protocol(node, e.to_string())),
+        }
+    }
+    if rbuf.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::protocol(
+            node,
+            "reply with no request waiting for it",
+        ))
+    }
+}
+
+fn fail_all(in_flight: &mut VecDeque<InFlight>, error: &Error) {
+    for f in in_flight.drain(..) {
+        let _ = f.reply.send(Err(error.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use ringcache_protocol::{Delete, Get, MetaGet, MetaGetFlags};
+
+    #[test]
+    fn only_requests_with_one_reply_are_pipelined() {
+        let k = || Bytes::from_static(b"k");
+        assert!(is_pipelinable(&Request::Get(Get { keys: vec![k()] })));
+        assert!(is_pipelinable(&Request::Version));
+        assert!(is_pipelinable(&Request::MetaNoop));
+        assert!(!is_pipelinable(&Request::Delete(Delete {
+            key: k(),
+            noreply: true
+        })));
+        assert!(is_pipelinable(&Request::Delete(Delete {
+            key: k(),
+            noreply: false
+        })));
+        let quiet = MetaGetFlags {
+            quiet: true,
+            ..MetaGetFlags::default()
+        };
+        assert!(!is_pipelinable(&Request::MetaGet(MetaGet {
+            key: k(),
+            flags: quiet
+        })));
+        assert!(!is_pipelinable(&Request::Quit));
+    }
+}

@@ -1,0 +1,269 @@
+//! Failure detection, ejection, probes and returns.
+//!
+//! Every request a node answers (or fails) is reported here. A node that
+//! fails [`failure_threshold`](crate::Config::failure_threshold) requests in
+//! a row (I/O error, timeout, broken reply, refused or backed-off connect) is
+//! taken out, unless that would put more than
+//! [`max_ejected_share`](crate::Config::max_ejected_share) of the nodes out.
+//! What "out" means is the [`FailurePolicy`]: routed around (the key goes to
+//! the next node of the ring's replica walk), or answered at once as a miss.
+//!
+//! A node taken out gets a probe task: `version` on a fresh connection,
+//! after [`probe_interval`](crate::Config::probe_interval), doubling up to
+//! [`probe_max_interval`](crate::Config::probe_max_interval) while it
+//! fails. Only a successful probe brings the node back (twemproxy re-adds
+//! on a timer, blindly). Ejections and returns are logged at `warn`/`info`
+//! and counted (see [`metrics`](crate::metrics)).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ringcache_protocol::{parse_response, Command, Limits, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::config::{Config, FailurePolicy};
+use crate::error::Error;
+use crate::metrics::{
+    EJECTED_NODES, EJECTIONS_REFUSED_TOTAL, EJECTIONS_TOTAL, PROBES_TOTAL, RETURNS_TOTAL,
+};
+use crate::pool::NodeInner;
+
+/// Whether a node takes requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeState {
+    /// In service.
+    Up,
+    /// Out after consecutive failures, waiting for a probe to succeed:
+    /// routed around ([`FailurePolicy::Eject`]) or answered as a fast miss
+    /// ([`FailurePolicy::FastMiss`]).
+    Ejected,
+}
+
+/// One node's health, inside its handle.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    failures: AtomicU32,
+    ejected: AtomicBool,
+    /// The max ejected share refused this node's ejection (logged once).
+    refused: AtomicBool,
+    /// The node left the membership: no more probes.
+    retired: AtomicBool,
+}
+
+impl Health {
+    #[inline]
+    pub(crate) fn is_ejected(&self) -> bool {
+        self.ejected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn state(&self) -> NodeState {
+        if self.is_ejected() {
+            NodeState::Ejected
+        } else {
+            NodeState::Up
+        }
+    }
+}
+
+/// Counts under the coordinator's lock.
+#[derive(Debug, Default)]
+struct Counts {
+    members: usize,
+    ejected: usize,
+}
+
+/// Decides ejections and returns for all nodes of a client, so that the
+/// max ejected share holds across them.
+#[derive(Debug)]
+pub(crate) struct Coordinator {
+    policy: FailurePolicy,
+    threshold: u32,
+    max_share: f64,
+    probe_interval: Duration,
+    probe_max_interval: Duration,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    counts: Mutex<Counts>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Coordinator {
+    pub(crate) fn new(config: &Config, runtime: tokio::runtime::Handle) -> Coordinator {
+        Coordinator {
+            policy: config.failure_policy,
+            threshold: config.failure_threshold,
+            max_share: config.max_ejected_share,
+            probe_interval: config.probe_interval,
+            probe_max_interval: config.probe_max_interval.max(config.probe_interval),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            counts: Mutex::new(Counts::default()),
+            runtime,
+        }
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        // Nothing panics while holding the lock; recover the data anyway.
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records one request's outcome for `node`.
+    #[inline]
+    pub(crate) fn record(&self, node: &Arc<NodeInner>, failed: bool) {
+        let health = &node.health;
+        if !failed {
+            if health.failures.load(Ordering::Relaxed) != 0 {
+                health.failures.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
+        let failures = health.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures >= self.threshold && !health.is_ejected() {
+            self.eject(node, failures);
+        }
+    }
+
+    fn eject(&self, node: &Arc<NodeInner>, failures: u32) {
+        let name = node.node.name();
+        let mut counts = self.counts();
+        let health = &node.health;
+        if health.is_ejected() || health.retired.load(Ordering::Acquire) {
+            return;
+        }
+        // Floor: with 3 nodes and 0.5, one may be out; with 1 node, none.
+        let allowed = (counts.members as f64 * self.max_share).floor() as usize;
+        if counts.ejected + 1 > allowed {
+            if !health.refused.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    node = name,
+                    failures,
+                    ejected = counts.ejected,
+                    members = counts.members,
+                    max_share = self.max_share,
+                    "node failing but not ejected: too many nodes already out"
+                );
+                metrics::counter!(EJECTIONS_REFUSED_TOTAL, "node" => name.to_owned()).increment(1);
+            }
+            return;
+        }
+        health.ejected.store(true, Ordering::Release);
+        counts.ejected += 1;
+        metrics::gauge!(EJECTED_NODES).set(counts.ejected as f64);
+        drop(counts);
+        tracing::warn!(node = name, failures, policy = ?self.policy, "node ejected");
+        metrics::counter!(EJECTIONS_TOTAL, "node" => name.to_owned()).increment(1);
+        self.runtime.spawn(probe_until_back(Arc::downgrade(node)));
+    }
+
+    /// Brings an ejected node back after a successful probe.
+    fn restore(&self, node: &NodeInner) {
+        let name = node.node.name();
+        let mut counts = self.counts();
+        let health = &node.health;
+        if !health.is_ejected() || health.retired.load(Ordering::Acquire) {
+            return;
+        }
+        health.failures.store(0, Ordering::Relaxed);
+        health.refused.store(false, Ordering::Relaxed);
+        health.ejected.store(false, Ordering::Release);
+        counts.ejected = counts.ejected.saturating_sub(1);
+        metrics::gauge!(EJECTED_NODES).set(counts.ejected as f64);
+        drop(counts);
+        node.reconnect_now();
+        tracing::info!(node = name, "node back after a successful probe");
+        metrics::counter!(RETURNS_TOTAL, "node" => name.to_owned()).increment(1);
+    }
+
+    /// The membership now has `members` nodes.
+    pub(crate) fn set_members(&self, members: usize) {
+        self.counts().members = members;
+    }
+
+    /// `node` left the membership: stop probing it, stop counting it.
+    pub(crate) fn retire(&self, node: &NodeInner) {
+        let mut counts = self.counts();
+        node.health.retired.store(true, Ordering::Release);
+        if node.health.ejected.swap(false, Ordering::AcqRel) {
+            counts.ejected = counts.ejected.saturating_sub(1);
+            metrics::gauge!(EJECTED_NODES).set(counts.ejected as f64);
+        }
+    }
+
+    /// `version` on a fresh connection, within the connect and request
+    /// timeouts.
+    async fn probe(&self, address: &str) -> Result<(), Error> {
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(address))
+            .await
+            .map_err(|_| Error::timeout(address))?
+            .map_err(|e| Error::io(address, e))?;
+        tokio::time::timeout(self.request_timeout, version(stream, address))
+            .await
+            .map_err(|_| Error::timeout(address))?
+    }
+}
+
+async fn version(mut stream: TcpStream, address: &str) -> Result<(), Error> {
+    stream
+        .write_all(b"version\r\n")
+        .await
+        .map_err(|e| Error::io(address, e))?;
+    let mut buf = BytesMut::with_capacity(256);
+    loop {
+        let n = stream
+            .read_buf(&mut buf)
+            .await
+            .map_err(|e| Error::io(address, e))?;
+        match parse_response(&mut buf, Command::Version, &Limits::default()) {
+            Ok(Some((Response::Version(_), _))) => return Ok(()),
+            Ok(Some((other, _))) => {
+                return Err(Error::protocol(
+                    address,
+                    format!("probe got {other:?} to version"),
+                ))
+            }
+            Ok(None) if n == 0 => {
+                return Err(Error::protocol(
+                    address,
+                    "closed before answering the probe",
+                ))
+            }
+            Ok(None) => {}
+            Err(e) => return Err(Error::protocol(address, e.to_string())),
+        }
+    }
+}
+
+/// The probe task of one ejected node: ends when the node is back, leaves
+/// the membership or is dropped.
+async fn probe_until_back(node: Weak<NodeInner>) {
+    let Some(first) = node.upgrade() else { return };
+    let coordinator = Arc::clone(&first.coordinator);
+    drop(first);
+    let mut wait = coordinator.probe_interval;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(node) = node.upgrade() else { return };
+        if node.health.retired.load(Ordering::Acquire) || !node.health.is_ejected() {
+            return;
+        }
+        let name = node.node.name();
+        match coordinator.probe(name).await {
+            Ok(()) => {
+                metrics::counter!(PROBES_TOTAL, "node" => name.to_owned(), "status" => "ok")
+                    .increment(1);
+                coordinator.restore(&node);
+                return;
+            }
+            Err(error) => {
+                metrics::counter!(PROBES_TOTAL, "node" => name.to_owned(), "status" => "error")
+                    .increment(1);
+                tracing::debug!(node = name, %error, next_in = ?wait * 2, "probe failed");
+                wait = (wait * 2).min(coordinator.probe_max_interval);
+            }
+        }
+    }
+}

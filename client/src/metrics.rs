@@ -1,0 +1,138 @@
+//! Every metric the client records, with its description.
+//!
+//! The library only calls the `metrics` macros; the application installs a
+//! recorder (for example `metrics-exporter-prometheus`) **before** building
+//! the client, because per-node handles are registered when a node joins.
+//!
+//! | name | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `ringcache_client_requests_total` | counter | `node`, `status` | requests by outcome: `ok`, `server_error`, `timeout`, `io_error`, `protocol_error`, `overloaded`, `down`, `error` |
+//! | `ringcache_client_request_duration_seconds` | histogram | `node` | time from queueing to reply |
+//! | `ringcache_client_ejections_total` | counter | `node` | nodes taken out after consecutive failures |
+//! | `ringcache_client_ejections_refused_total` | counter | `node` | ejections refused by the max ejected share |
+//! | `ringcache_client_returns_total` | counter | `node` | nodes back after a successful probe |
+//! | `ringcache_client_probes_total` | counter | `node`, `status` | probes of ejected nodes (`ok`, `error`) |
+//! | `ringcache_client_ring_nodes` | gauge | | nodes in the membership ring |
+//! | `ringcache_client_ejected_nodes` | gauge | | nodes out right now |
+//! | `ringcache_client_ring_changes_total` | counter | | membership changes applied |
+//! | `ringcache_client_keys_moved_ratio` | gauge | | share of the key space the last change moved |
+
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, Counter, Histogram, Unit,
+};
+
+use crate::error::Error;
+
+pub(crate) const REQUESTS_TOTAL: &str = "ringcache_client_requests_total";
+pub(crate) const REQUEST_DURATION: &str = "ringcache_client_request_duration_seconds";
+pub(crate) const EJECTIONS_TOTAL: &str = "ringcache_client_ejections_total";
+pub(crate) const EJECTIONS_REFUSED_TOTAL: &str = "ringcache_client_ejections_refused_total";
+pub(crate) const RETURNS_TOTAL: &str = "ringcache_client_returns_total";
+pub(crate) const PROBES_TOTAL: &str = "ringcache_client_probes_total";
+pub(crate) const RING_NODES: &str = "ringcache_client_ring_nodes";
+pub(crate) const EJECTED_NODES: &str = "ringcache_client_ejected_nodes";
+pub(crate) const RING_CHANGES_TOTAL: &str = "ringcache_client_ring_changes_total";
+pub(crate) const KEYS_MOVED_RATIO: &str = "ringcache_client_keys_moved_ratio";
+
+/// Describes every metric of the client to the installed recorder (names,
+/// units, help text). Call it once after installing the recorder; metrics
+/// work without it, only their `# HELP` lines are missing.
+pub fn describe_metrics() {
+    describe_counter!(REQUESTS_TOTAL, "Client requests by node and outcome.");
+    describe_histogram!(
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "Client request latency by node, queueing included."
+    );
+    describe_counter!(
+        EJECTIONS_TOTAL,
+        "Nodes taken out after consecutive failures."
+    );
+    describe_counter!(
+        EJECTIONS_REFUSED_TOTAL,
+        "Ejections refused because too many nodes were already out."
+    );
+    describe_counter!(
+        RETURNS_TOTAL,
+        "Ejected nodes back after a successful probe."
+    );
+    describe_counter!(PROBES_TOTAL, "Probes of ejected nodes by outcome.");
+    describe_gauge!(RING_NODES, "Nodes in the client's membership ring.");
+    describe_gauge!(
+        EJECTED_NODES,
+        "Nodes currently ejected (or answered as fast misses)."
+    );
+    describe_counter!(
+        RING_CHANGES_TOTAL,
+        "Membership changes applied to the ring."
+    );
+    describe_gauge!(
+        KEYS_MOVED_RATIO,
+        "Share of the key space moved by the last membership change."
+    );
+}
+
+/// Outcome label of one request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Status {
+    Ok,
+    ServerError,
+    Timeout,
+    IoError,
+    ProtocolError,
+    Overloaded,
+    Down,
+    Error,
+}
+
+const STATUSES: [&str; 8] = [
+    "ok",
+    "server_error",
+    "timeout",
+    "io_error",
+    "protocol_error",
+    "overloaded",
+    "down",
+    "error",
+];
+
+impl Status {
+    pub(crate) fn of(result: &Result<ringcache_protocol::Response, Error>) -> Status {
+        match result {
+            Ok(
+                ringcache_protocol::Response::ServerError(_) | ringcache_protocol::Response::Error,
+            ) => Status::ServerError,
+            Ok(_) => Status::Ok,
+            Err(Error::Timeout { .. }) => Status::Timeout,
+            Err(Error::Io { .. }) => Status::IoError,
+            Err(Error::Protocol { .. }) => Status::ProtocolError,
+            Err(Error::Overloaded { .. }) => Status::Overloaded,
+            Err(Error::NodeDown { .. }) => Status::Down,
+            Err(_) => Status::Error,
+        }
+    }
+}
+
+/// A node's metric handles, registered once so the request path does no
+/// registry lookup.
+#[derive(Debug)]
+pub(crate) struct NodeMetrics {
+    requests: [Counter; 8],
+    duration: Histogram,
+}
+
+impl NodeMetrics {
+    pub(crate) fn new(node: &str) -> NodeMetrics {
+        let requests = STATUSES
+            .map(|status| counter!(REQUESTS_TOTAL, "node" => node.to_owned(), "status" => status));
+        NodeMetrics {
+            requests,
+            duration: metrics::histogram!(REQUEST_DURATION, "node" => node.to_owned()),
+        }
+    }
+
+    pub(crate) fn record(&self, status: Status, seconds: f64) {
+        self.requests[status as usize].increment(1);
+        self.duration.record(seconds);
+    }
+}

@@ -1,0 +1,235 @@
+//! One node's handle: its pipelined connections, health and metrics.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use ringcache_protocol::{Limits, Request, Response};
+use ringcache_ring::Node;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::conn::{is_pipelinable, Conn, ConnSettings, Job};
+use crate::error::Error;
+use crate::health::{Coordinator, Health, NodeState};
+use crate::metrics::{NodeMetrics, Status};
+
+/// A cache node as the client holds it: its name and weight, a small pool
+/// of pipelined connections ([`Config::connections_per_node`]) and its
+/// health. Cheap to clone.
+///
+/// [`Client`](crate::Client) routes keys to handles; [`NodeHandle::call`]
+/// is the lower-level entry point that sends one request to this node,
+/// whatever the ring says (cache-aside leases, admin commands, probes).
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct NodeInner {
+    pub(crate) node: Node,
+    conns: Vec<Conn>,
+    next: AtomicUsize,
+    pub(crate) health: Health,
+    metrics: NodeMetrics,
+    pub(crate) coordinator: Arc<Coordinator>,
+    request_timeout: std::time::Duration,
+    queue_wait: std::time::Duration,
+}
+
+impl NodeInner {
+    pub(crate) fn reconnect_now(&self) {
+        for c in &self.conns {
+            c.reconnect_now();
+        }
+    }
+}
+
+/// A request on its way: await [`Pending::wait`] for the reply.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    handle: NodeHandle,
+    rx: oneshot::Receiver<Result<Response, Error>>,
+    start: Instant,
+    deadline: Instant,
+}
+
+impl NodeHandle {
+    /// A handle for `node`, whose connections start connecting at once.
+    pub(crate) fn new(
+        node: Node,
+        config: &Config,
+        coordinator: Arc<Coordinator>,
+        runtime: &tokio::runtime::Handle,
+    ) -> NodeHandle {
+        let settings = Arc::new(ConnSettings {
+            node: node.name().to_owned(),
+            connect_timeout: config.connect_timeout,
+            reconnect_backoff: config.reconnect_backoff,
+            reconnect_max_backoff: config.reconnect_max_backoff.max(config.reconnect_backoff),
+            max_in_flight: config.max_in_flight,
+            limits: Limits::default().max_item_size(config.max_item_size),
+        });
+        let conns = (0..config.connections_per_node)
+            .map(|_| Conn::spawn(Arc::clone(&settings), config.queue_depth, runtime))
+            .collect();
+        NodeHandle {
+            inner: Arc::new(NodeInner {
+                metrics: NodeMetrics::new(node.name()),
+                node,
+                conns,
+                next: AtomicUsize::new(0),
+                health: Health::default(),
+                coordinator,
+                request_timeout: config.request_timeout,
+                queue_wait: config.queue_wait,
+            }),
+        }
+    }
+
+    /// The node's name (`host:port`), which is also the address dialled.
+    pub fn name(&self) -> &str {
+        self.inner.node.name()
+    }
+
+    /// The node as the ring sees it (name and weight).
+    pub fn node(&self) -> &Node {
+        &self.inner.node
+    }
+
+    /// Whether the node is in service or ejected.
+    pub fn state(&self) -> NodeState {
+        self.inner.health.state()
+    }
+
+    #[inline]
+    pub(crate) fn is_ejected(&self) -> bool {
+        self.inner.health.is_ejected()
+    }
+
+    /// Sends `request` to this node on one of its pipelined connections and
+    /// waits for the reply, within the request timeout. The outcome counts
+    /// for the node's health and metrics. The node is called even when it
+    /// is ejected (routing decides that, not the handle).
+    ///
+    /// Only requests that always get exactly one reply may be sent: replies
+    /// are matched to requests in order.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Client`] for a request that may get no reply or several
+    ///   (classic `noreply`, meta `q`, `quit`, `shutdown`);
+    /// - [`Error::Overloaded`] when every connection's queue stayed full
+    ///   for [`Config::queue_wait`];
+    /// - [`Error::NodeDown`] while the connection backs off after a failed
+    ///   connect;
+    /// - [`Error::Io`], [`Error::Timeout`], [`Error::Protocol`] when the
+    ///   request failed on the wire.
+    ///
+    /// A reply such as `SERVER_ERROR ...` is `Ok`: it is the server's answer.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: ringcache_client::Client) -> Result<(), ringcache_client::Error> {
+    /// use ringcache_protocol::{Request, Response};
+    ///
+    /// for node in client.node_handles() {
+    ///     if let Response::Version(v) = node.call(Request::Version).await? {
+    ///         println!("{} runs {}", node.name(), String::from_utf8_lossy(&v));
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn call(&self, request: Request) -> Result<Response, Error> {
+        if !is_pipelinable(&request) {
+            return Err(Error::Client(
+                "request may get no reply or several (noreply, quiet mode, quit, shutdown): \
+                 it cannot be pipelined"
+                    .into(),
+            ));
+        }
+        match self.submit(request).await {
+            Ok(pending) => pending.wait().await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues `request` on the connection chosen round-robin, or on the
+    /// next one with room; waits up to `queue_wait` when all are full. The
+    /// outcome of a refused submission is recorded here.
+    pub(crate) async fn submit(&self, request: Request) -> Result<Pending, Error> {
+        let start = Instant::now();
+        let deadline = start + self.inner.request_timeout;
+        let (tx, rx) = oneshot::channel();
+        let mut job = Job {
+            request,
+            reply: tx,
+            deadline,
+        };
+        let conns = &self.inner.conns;
+        let first = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..conns.len() {
+            match conns[(first + i) % conns.len()].try_submit(job) {
+                Ok(()) => return Ok(self.pending(rx, start, deadline)),
+                Err(back) => job = back,
+            }
+        }
+        let wait = self.inner.queue_wait.min(self.inner.request_timeout);
+        if !wait.is_zero() {
+            if let Some(conn) = conns.get(first % conns.len()) {
+                if conn.submit(job, wait).await.is_ok() {
+                    return Ok(self.pending(rx, start, deadline));
+                }
+            }
+        }
+        let error = Error::Overloaded {
+            node: self.name().to_owned(),
+        };
+        self.finish(&Err(error.clone()), start);
+        Err(error)
+    }
+
+    fn pending(
+        &self,
+        rx: oneshot::Receiver<Result<Response, Error>>,
+        start: Instant,
+        deadline: Instant,
+    ) -> Pending {
+        Pending {
+            handle: self.clone(),
+            rx,
+            start,
+            deadline,
+        }
+    }
+
+    /// Counts the outcome for metrics and health.
+    fn finish(&self, result: &Result<Response, Error>, start: Instant) {
+        let status = Status::of(result);
+        self.inner
+            .metrics
+            .record(status, start.elapsed().as_secs_f64());
+        let failed = matches!(result, Err(e) if e.is_node_failure());
+        self.inner.coordinator.record(&self.inner, failed);
+    }
+}
+
+impl Pending {
+    /// Waits for the reply, up to the request's deadline.
+    pub(crate) async fn wait(self) -> Result<Response, Error> {
+        let result = match tokio::time::timeout_at(self.deadline, self.rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => Err(Error::timeout(self.handle.name())),
+        };
+        self.handle.finish(&result, self.start);
+        result
+    }
+
+    /// The node the request went to.
+    pub(crate) fn handle(&self) -> &NodeHandle {
+        &self.handle
+    }
+}

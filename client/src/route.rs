@@ -1,0 +1,192 @@
+//! Routing: key → node handle, on a topology snapshot.
+//!
+//! The owner is [`Ring::lookup_id`](ringcache_ring::Ring::lookup_id). When
+//! the owner is ejected under [`FailurePolicy::Eject`], the key goes to the
+//! next node of the ring's replica walk that is up: for the `Xxh3` scheme
+//! exactly the node a ring without the ejected node would pick (other
+//! nodes' points do not depend on it), and for `Ketama` it keeps every
+//! other key in place where rebuilding the ring would renormalise the point
+//! counts. Ejecting or restoring a node is one atomic flag: no ring rebuild.
+
+use ringcache_protocol::{Request, Response};
+use ringcache_ring::NodeId;
+
+use crate::config::FailurePolicy;
+use crate::error::Error;
+use crate::health::NodeState;
+use crate::key::validate_key;
+use crate::pool::NodeHandle;
+use crate::topology::Topology;
+use crate::Client;
+
+/// Where a key goes.
+#[derive(Debug)]
+pub(crate) enum Route<'a> {
+    /// Send to this node.
+    Up(&'a NodeHandle),
+    /// The owner is ejected under [`FailurePolicy::FastMiss`]: answer now.
+    FastMiss(&'a NodeHandle),
+}
+
+impl Topology {
+    /// Routes `key` (already validated).
+    #[inline]
+    pub(crate) fn route(&self, key: &[u8], policy: FailurePolicy) -> Result<Route<'_>, Error> {
+        let (i, fast_miss) = self.route_index(key, policy)?;
+        let h = self.handles.get(i).ok_or(Error::NoNodes)?;
+        Ok(if fast_miss {
+            Route::FastMiss(h)
+        } else {
+            Route::Up(h)
+        })
+    }
+
+    /// Routes `key` to an index into `handles`, and whether that node is
+    /// to be answered as a fast miss.
+    #[inline]
+    pub(crate) fn route_index(
+        &self,
+        key: &[u8],
+        policy: FailurePolicy,
+    ) -> Result<(usize, bool), Error> {
+        let id = self.ring.lookup_id(key).ok_or(Error::NoNodes)?;
+        if !self.is_ejected(id) {
+            return Ok((id.index(), false));
+        }
+        match policy {
+            FailurePolicy::FastMiss => Ok((id.index(), true)),
+            FailurePolicy::Eject => self.failover(key),
+        }
+    }
+
+    #[cold]
+    fn failover(&self, key: &[u8]) -> Result<(usize, bool), Error> {
+        self.ring
+            .replica_ids(key, self.handles.len())
+            .skip(1)
+            .find(|&id| !self.is_ejected(id))
+            .map(|id| (id.index(), false))
+            .ok_or(Error::NoNodes)
+    }
+
+    #[inline]
+    fn is_ejected(&self, id: NodeId) -> bool {
+        // Ids come from this snapshot's ring, so the handle exists.
+        self.handles.get(id.index()).is_none_or(|h| h.is_ejected())
+    }
+}
+
+impl Client {
+    /// The name of the node `key` is routed to now: the ring's owner, or
+    /// the failover node while the owner is ejected under
+    /// [`FailurePolicy::Eject`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidKey`] for a key memcached would refuse;
+    /// [`Error::NoNodes`] when no node can take it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: ringcache_client::Client) -> Result<(), ringcache_client::Error> {
+    /// println!("user:42 lives on {}", client.node_for("user:42")?);
+    /// # Ok(()) }
+    /// ```
+    pub fn node_for(&self, key: impl AsRef<[u8]>) -> Result<String, Error> {
+        let key = key.as_ref();
+        validate_key(key)?;
+        let topology = self.inner.topology.load();
+        let name = match topology.route(key, self.inner.config.failure_policy)? {
+            Route::Up(h) | Route::FastMiss(h) => h.name().to_owned(),
+        };
+        Ok(name)
+    }
+
+    /// The handle of the node `key` is routed to (see [`Client::node_for`]),
+    /// for sending it requests of one's own with [`NodeHandle::call`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::node_for`].
+    pub fn handle_for(&self, key: impl AsRef<[u8]>) -> Result<NodeHandle, Error> {
+        let key = key.as_ref();
+        validate_key(key)?;
+        let topology = self.inner.topology.load();
+        match topology.route(key, self.inner.config.failure_policy)? {
+            Route::Up(h) | Route::FastMiss(h) => Ok(h.clone()),
+        }
+    }
+
+    /// Sends `request` to the node `key` is routed to and returns its raw
+    /// reply: the lower-level entry point under the typed methods, for
+    /// commands they do not cover (meta commands with leases, say). The key
+    /// only routes; the request may name it or not.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidKey`], [`Error::NoNodes`];
+    /// [`Error::NodeDown`] at once when the node is ejected under
+    /// [`FailurePolicy::FastMiss`]; otherwise as [`NodeHandle::call`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: ringcache_client::Client) -> Result<(), ringcache_client::Error> {
+    /// use bytes::Bytes;
+    /// use ringcache_protocol::{MetaGet, MetaGetFlags, Request};
+    ///
+    /// let flags = MetaGetFlags { value: true, ttl: Some(30), ..MetaGetFlags::default() };
+    /// let request = Request::MetaGet(MetaGet { key: Bytes::from_static(b"k"), flags });
+    /// let reply = client.execute_on("k", request).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn execute_on(
+        &self,
+        key: impl AsRef<[u8]>,
+        request: Request,
+    ) -> Result<Response, Error> {
+        let key = key.as_ref();
+        validate_key(key)?;
+        let handle = {
+            let topology = self.inner.topology.load();
+            match topology.route(key, self.inner.config.failure_policy)? {
+                Route::Up(h) => h.clone(),
+                Route::FastMiss(h) => {
+                    return Err(Error::NodeDown {
+                        node: h.name().to_owned(),
+                    })
+                }
+            }
+        };
+        handle.call(request).await
+    }
+
+    /// Every node of the current topology, in name order.
+    pub fn node_handles(&self) -> Vec<NodeHandle> {
+        self.inner.topology.load().handles.clone()
+    }
+
+    /// Every node's name and state, in name order.
+    pub fn node_states(&self) -> Vec<(String, NodeState)> {
+        self.inner
+            .topology
+            .load()
+            .handles
+            .iter()
+            .map(|h| (h.name().to_owned(), h.state()))
+            .collect()
+    }
+
+    /// The current membership ring's [`digest`](ringcache_ring::Ring::digest):
+    /// clients (and proxies) with equal digests place every key alike.
+    /// Ejections do not change it (they are local and temporary).
+    pub fn ring_digest(&self) -> u64 {
+        self.inner.topology.load().ring.digest()
+    }
+
+    /// The current membership: nodes in name order.
+    pub fn nodes(&self) -> Vec<ringcache_ring::Node> {
+        self.inner.topology.load().ring.nodes().to_vec()
+    }
+}
