@@ -91,12 +91,15 @@
 //! - Meta-protocol typed methods (leases, stale-while-revalidate): send
 //!   them raw through [`Client::execute_on`] (never with `q`).
 
+mod aside;
 mod config;
 mod conn;
 mod error;
 mod health;
 mod key;
+mod membership;
 pub mod metrics;
+mod near;
 mod ops;
 mod pool;
 mod route;
@@ -106,10 +109,15 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+pub use crate::aside::{AsideBackend, AsideError, CacheAside, CacheAsideBuilder};
 pub use crate::config::{ClientBuilder, Config, FailurePolicy};
 pub use crate::error::Error;
 pub use crate::health::NodeState;
 pub use crate::key::validate_key;
+pub use crate::membership::{
+    watch, Membership, MembershipError, MembershipWatcher, NodeSink, WatchedBuilder,
+};
+pub use crate::near::NearCache;
 pub use crate::ops::{
     CasOutcome, DeleteOutcome, GetMany, Item, NodeFailure, StoreMode, StoreOutcome, TouchOutcome,
 };
