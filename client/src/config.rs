@@ -59,8 +59,8 @@ pub struct Config {
     /// Requests waiting in one connection's queue. Default: 1024.
     pub queue_depth: usize,
     /// How long a request waits for room when every queue of its node is
-    /// full, before failing with [`Error::Overloaded`]. Zero fails at once.
-    /// Default: 10 ms.
+    /// full, before failing with [`Error::Overloaded`] (never longer than
+    /// the request timeout). Zero fails at once. Default: 100 ms.
     pub queue_wait: Duration,
     /// First wait before reconnecting after a failed connect; doubles up to
     /// `reconnect_max_backoff`. Requests arriving meanwhile fail at once
@@ -96,7 +96,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(1),
             max_in_flight: 256,
             queue_depth: 1024,
-            queue_wait: Duration::from_millis(10),
+            queue_wait: Duration::from_millis(100),
             reconnect_backoff: Duration::from_millis(50),
             reconnect_max_backoff: Duration::from_secs(2),
             failure_policy: FailurePolicy::Eject,
@@ -151,7 +151,7 @@ impl Config {
     /// request_timeout_ms = 1000
     /// max_in_flight = 256
     /// queue_depth = 1024
-    /// queue_wait_ms = 10
+    /// queue_wait_ms = 100
     /// reconnect_backoff_ms = 50
     /// reconnect_max_backoff_ms = 2000
     /// failure_policy = "eject"     # or "fast_miss"
@@ -338,7 +338,7 @@ impl ClientBuilder {
         queue_depth: usize
     );
     setter!(
-        /// Wait for queue room before [`Error::Overloaded`]. Default 10 ms.
+        /// Wait for queue room before [`Error::Overloaded`]. Default 100 ms.
         queue_wait: Duration
     );
     setter!(

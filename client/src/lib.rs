@@ -45,7 +45,7 @@
 //! - **Backpressure**: each connection holds at most
 //!   [`Config::max_in_flight`] unanswered requests and queues at most
 //!   [`Config::queue_depth`] more. When every queue of a node is full, a
-//!   request waits up to [`Config::queue_wait`] (10 ms) for room and then
+//!   request waits up to [`Config::queue_wait`] (100 ms) for room and then
 //!   fails with [`Error::Overloaded`]: memory stays bounded and the caller
 //!   decides whether to retry or shed load.
 //! - **Timeouts**: connect ([`Config::connect_timeout`]) and request
