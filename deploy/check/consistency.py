@@ -75,7 +75,8 @@ def kubernetes() -> None:
     memory = int(flag(args, "-m"))
     request = mebibytes(node["resources"]["requests"]["memory"])
     limit = mebibytes(node["resources"]["limits"]["memory"])
-    check(1.2 * memory <= request <= limit, f"{where}: memory request {request}Mi is not >= 1.2 x -m {memory}")
+    check(request >= 1.2 * memory, f"{where}: memory request {request}Mi is not >= 1.2 x -m {memory}")
+    check(request <= limit, f"{where}: memory request {request}Mi is above the limit {limit}Mi")
     check(limit >= 1.4 * memory, f"{where}: memory limit {limit}Mi is not >= 1.4 x -m {memory}")
     print(f"consistency: kubernetes node -m {memory} -> request {request:.0f}Mi, limit {limit:.0f}Mi; ports {port}/{metrics}")
 
