@@ -1,0 +1,623 @@
+//! `ringcache proxy`: one memcached endpoint in front of the whole cluster,
+//! for applications in any language (what twemproxy and mcrouter do).
+//!
+//! ```text
+//! ringcache proxy --nodes 10.0.0.5:11211,10.0.0.6:11211,10.0.0.7:11211
+//! ringcache proxy --nodes-file /etc/ringcache/nodes   # edits picked up live
+//! ringcache proxy --dns cache.default.svc.cluster.local:11211 --ring ketama
+//! ```
+//!
+//! Point any memcached client at `127.0.0.1:11311` (`-p`, `-l`): it sees one
+//! memcached 1.6 server speaking the text and meta protocols.
+//!
+//! # How it works
+//!
+//! The proxy is a node whose executor is the smart client: the same
+//! listener and connection loop as `ringcache node` ([`crate::serve_with`]),
+//! with [`Proxy`] as the [`Execute`] implementation.
+//!
+//! ```text
+//!  client ─▶ conn.rs (parse, batch, noreply/q) ─▶ Proxy::execute
+//!                                                  │
+//!        ┌──────────── single key ─────────────────┤ ring lookup (ringcache-client)
+//!        │                                         │
+//!        ▼                                         ▼
+//!   node of the key                     get/gets/gat/gats k1 k2 ...: one request
+//!                                       per node, in parallel, merged back in
+//!                                       the request's key order
+//! ```
+//!
+//! - **Single-key commands** (storage, `delete`, `incr`/`decr`, `touch`,
+//!   `mg ms md ma me`) go to the key's node. Classic `noreply` and meta `q`
+//!   are taken off before forwarding (the client pipelines only requests
+//!   that always get one reply) and applied again by the connection loop
+//!   on the way back, so the application sees memcached's quiet
+//!   semantics.
+//! - **Multi-key reads** are split per node, sent in parallel, and merged in
+//!   the request's key order. A node that fails turns its keys into misses;
+//!   the other nodes' values are still returned.
+//! - **`flush_all`** goes to every node (`OK` only if every node said `OK`).
+//! - **Answered by the proxy itself**: `version` (memcached's version, like
+//!   a node), `verbosity`, `mn`, `quit`, and `stats` (the proxy's own
+//!   counters: see `stats.rs`).
+//! - **Failures**: the client's policy decides (`--failure-policy`, default
+//!   eject: after a few consecutive failures a node's keys go to the next
+//!   node of the ring until a probe finds it back). Until then, and for any
+//!   other backend failure, reads answer a miss and everything else
+//!   `SERVER_ERROR <reason>`, the way memcached reports a server-side
+//!   failure. A backend failure never closes the application's connection.
+//! - **Membership** from `--nodes` (fixed), `--nodes-file` (polled) or
+//!   `--dns` (re-resolved), through the client's membership sources; a
+//!   change swaps the ring whole and moves only the keys it must.
+//!
+//! Requests of one connection are executed in order, one at a time (so a
+//! `set` followed by a `get` of the same key in one pipeline reads what it
+//! wrote); different connections run in parallel on the client's pipelined
+//! backend connections.
+//!
+//! # Layout
+//!
+//! - this file: [`Proxy`] (start-up, membership watch, [`Execute`]);
+//! - `config.rs`: [`ProxyArgs`] (the command line), [`ProxyConfig`];
+//! - `stats.rs`: the proxy's counters and its `stats` reply.
+//!
+//! # Left out
+//!
+//! - `cache_memlimit`, `shutdown` and memcached's other admin verbs answer
+//!   `ERROR` (they are per node; talk to the node);
+//! - `stats` groups other than the general block, `settings` and `reset`
+//!   answer `ERROR`;
+//! - `ma q` on a counter that `N` just created: a node withholds nothing
+//!   there, the proxy cannot tell that case from the wire and withholds the
+//!   `HD` like any quiet success;
+//! - no replication: each key lives on one node.
+
+mod config;
+mod stats;
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ringcache_client::{
+    Client, ClientBuilder, Error as ClientError, FailurePolicy, MembershipError, MembershipWatcher,
+    NodeHandle, NodeState,
+};
+use ringcache_protocol::{Delete, Gat, Get, Limits, Request, Response, Value};
+
+pub use self::config::{PolicyArg, ProxyArgs, ProxyConfig, RingArg, DEFAULT_PROXY_PORT};
+
+use self::stats::ProxyStats;
+use crate::exec::{Execute, MEMCACHED_VERSION};
+use crate::listener::ConnStats;
+use crate::metrics::CommandCounters;
+use crate::{serve_with, ServeConfig};
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The membership source gave no node list at start-up.
+    #[error("cannot read the node list: {0}")]
+    Membership(#[from] MembershipError),
+    /// The client refused its configuration or the node list.
+    #[error("cannot build the client: {0}")]
+    Client(#[from] ClientError),
+}
+
+/// The proxy's executor: every request goes through the smart client.
+/// Cheap to clone (all state is shared).
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use ringcache_server::proxy::{Proxy, ProxyConfig};
+/// use ringcache_server::serve_with;
+///
+/// let proxy = Proxy::start(ProxyConfig::with_nodes(["127.0.0.1:11211"])).await?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:11311").await?;
+/// let config = proxy.serve_config();
+/// serve_with(listener, proxy, config, tokio::signal::ctrl_c()).await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    inner: Arc<ProxyInner>,
+}
+
+#[derive(Debug)]
+struct ProxyInner {
+    client: Client,
+    stats: ProxyStats,
+    conns: Arc<ConnStats>,
+    commands: CommandCounters,
+    max_conns: usize,
+    /// Kept for its lifetime: dropping it stops the membership watch.
+    watcher: Mutex<Option<MembershipWatcher>>,
+}
+
+impl Proxy {
+    /// Reads the membership source once, builds the client (which starts
+    /// connecting to every node in the background) and starts watching the
+    /// source for changes (nodes file, DNS).
+    ///
+    /// Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyError::Membership`] when the source gives no node list now
+    /// (unreadable file, failed lookup, empty list);
+    /// [`ProxyError::Client`] when the client refuses the configuration.
+    pub async fn start(config: ProxyConfig) -> Result<Proxy, ProxyError> {
+        let nodes = config.membership.load().await?;
+        let mut client_config = config.client.clone();
+        client_config.nodes = nodes.clone();
+        let client = ClientBuilder::from_config(client_config).build().await?;
+        // Holds the client weakly; stops with the proxy.
+        let watcher = client.watch_membership(config.membership.clone());
+        Ok(Proxy {
+            inner: Arc::new(ProxyInner {
+                client,
+                stats: ProxyStats::default(),
+                conns: Arc::new(ConnStats::default()),
+                commands: CommandCounters::default(),
+                max_conns: config.max_conns,
+                watcher: Mutex::new(watcher),
+            }),
+        })
+    }
+
+    /// The client the proxy forwards through (for its ring and handles).
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// How many times the membership source has been re-read (0 for a
+    /// fixed list). Tests wait on it after editing a nodes file.
+    pub fn membership_polls(&self) -> u64 {
+        let watcher = self.inner.watcher.lock().unwrap_or_else(|e| e.into_inner());
+        watcher.as_ref().map_or(0, MembershipWatcher::polls)
+    }
+
+    /// The [`ServeConfig`] for [`serve_with`](crate::serve_with): the
+    /// proxy's `-c` and its connection counters (shown by `stats`).
+    pub fn serve_config(&self) -> ServeConfig {
+        ServeConfig {
+            max_conns: self.inner.max_conns,
+            idle_timeout: None,
+            limits: Limits::default().max_item_size(self.inner.client.config().max_item_size),
+            shutdown_deadline: Duration::from_secs(5),
+            conn_stats: Arc::clone(&self.inner.conns),
+        }
+    }
+
+    fn stats(&self) -> &ProxyStats {
+        &self.inner.stats
+    }
+
+    /// Turns a backend failure into the reply memcached gives for a
+    /// server-side failure, and counts it.
+    fn failure(&self, error: &ClientError) -> Response {
+        self.stats().record_error(error);
+        tracing::debug!(%error, "backend request failed");
+        Response::ServerError(one_line(&error.to_string()))
+    }
+
+    /// The node a key of a multi-get goes to, or `None` when it has none
+    /// right now (no node, or its node is ejected under fast-miss).
+    fn route(&self, key: &[u8]) -> Option<NodeHandle> {
+        let client = &self.inner.client;
+        let handle = client.handle_for(key).ok()?;
+        let fast_miss = client.config().failure_policy == FailurePolicy::FastMiss
+            && handle.state() == NodeState::Ejected;
+        (!fast_miss).then_some(handle)
+    }
+
+    /// A single-key request (already stripped of `noreply`/`q`).
+    async fn forward(&self, key: &[u8], request: Request) -> Response {
+        match self.inner.client.execute_on(key, request).await {
+            Ok(response) => response,
+            Err(error) => self.failure(&error),
+        }
+    }
+
+    /// `get`/`gets`/`gat`/`gats`: one request per node, in parallel, merged
+    /// in the request's key order. A failed node's keys miss.
+    async fn read(&self, request: &Request, keys: &[Bytes]) -> Response {
+        let stats = self.stats();
+        stats.cmd_get.add(keys.len() as u64);
+        let response = if let [key] = keys {
+            match self.inner.client.execute_on(key, request.clone()).await {
+                Ok(response) => response,
+                Err(error) => {
+                    self.stats().record_error(&error);
+                    Response::Values(Vec::new())
+                }
+            }
+        } else {
+            self.read_many(request, keys).await
+        };
+        if let Response::Values(values) = &response {
+            stats.get_hits.add(values.len() as u64);
+            stats
+                .get_misses
+                .add(keys.len().saturating_sub(values.len()) as u64);
+        }
+        response
+    }
+
+    async fn read_many(&self, request: &Request, keys: &[Bytes]) -> Response {
+        // Group key positions by node, in first-appearance order.
+        let mut groups: Vec<(Option<NodeHandle>, Vec<usize>)> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let handle = self.route(key);
+            let name = handle.as_ref().map(NodeHandle::name);
+            match groups
+                .iter_mut()
+                .find(|(h, _)| h.as_ref().map(NodeHandle::name) == name)
+            {
+                Some((_, positions)) => positions.push(i),
+                None => groups.push((handle, vec![i])),
+            }
+        }
+        let calls = groups.iter().map(|(handle, positions)| {
+            let part: Vec<Bytes> = positions.iter().map(|&i| keys[i].clone()).collect();
+            let sub = with_keys(request, part);
+            async move {
+                match handle {
+                    Some(handle) => handle.call(sub).await,
+                    None => Err(ClientError::NoNodes),
+                }
+            }
+        });
+        let results = join_all(calls.collect()).await;
+        let mut slots: Vec<Option<Value>> = vec![None; keys.len()];
+        for ((_, positions), result) in groups.iter().zip(results) {
+            match result {
+                Ok(Response::Values(values)) => {
+                    // The node answers in the order it was asked: walk the
+                    // group's keys alongside its values.
+                    let mut cursor = positions.iter();
+                    for value in values {
+                        for &i in cursor.by_ref() {
+                            if keys[i] == value.key {
+                                slots[i] = Some(value);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(other) => {
+                    // An error line from a node (e.g. SERVER_ERROR): memcached
+                    // would have sent it for the whole request.
+                    return other;
+                }
+                Err(error) => self.stats().record_error(&error),
+            }
+        }
+        Response::Values(slots.into_iter().flatten().collect())
+    }
+
+    /// `flush_all` on every node, in parallel.
+    async fn flush_all(&self, request: Request) -> Response {
+        self.stats().cmd_flush.incr();
+        let handles = self.inner.client.node_handles();
+        let calls = handles.iter().map(|h| h.call(request.clone())).collect();
+        let results = join_all(calls).await;
+        let mut reply = Response::Ok;
+        for result in results {
+            match result {
+                Ok(Response::Ok) => {}
+                Ok(other) => reply = other,
+                Err(error) => reply = self.failure(&error),
+            }
+        }
+        reply
+    }
+
+    /// An item over `-I`: memcached unlinks the old value of a `set`/`ms`
+    /// ("to avoid stale data"); the key's node must do that.
+    async fn too_large(&self, key: &Bytes, unlink: bool) {
+        if unlink {
+            let delete = Request::Delete(Delete {
+                key: key.clone(),
+                noreply: false,
+            });
+            if let Err(error) = self.inner.client.execute_on(key, delete).await {
+                self.stats().record_error(&error);
+            }
+        }
+    }
+
+    async fn execute_inner(&self, request: &Request) -> Response {
+        let stats = self.stats();
+        match request {
+            Request::Get(Get { keys })
+            | Request::Gets(Get { keys })
+            | Request::Gat(Gat { keys, .. })
+            | Request::Gats(Gat { keys, .. }) => {
+                if matches!(request, Request::Gat(_) | Request::Gats(_)) {
+                    stats.cmd_touch.add(keys.len() as u64);
+                }
+                self.read(request, keys).await
+            }
+            Request::Set(s)
+            | Request::Add(s)
+            | Request::Replace(s)
+            | Request::Append(s)
+            | Request::Prepend(s) => {
+                stats.cmd_set.incr();
+                self.forward(&s.key, loud(request)).await
+            }
+            Request::Cas(c) => {
+                stats.cmd_set.incr();
+                self.forward(&c.key, loud(request)).await
+            }
+            Request::Delete(d) => self.forward(&d.key, loud(request)).await,
+            Request::Incr(a) | Request::Decr(a) => self.forward(&a.key, loud(request)).await,
+            Request::Touch(t) => {
+                stats.cmd_touch.incr();
+                self.forward(&t.key, loud(request)).await
+            }
+            Request::MetaGet(m) => {
+                stats.cmd_get.incr();
+                self.forward(&m.key, loud(request)).await
+            }
+            Request::MetaSet(m) => {
+                stats.cmd_set.incr();
+                self.forward(&m.key, loud(request)).await
+            }
+            Request::MetaDelete(m) => self.forward(&m.key, loud(request)).await,
+            Request::MetaArithmetic(m) => self.forward(&m.key, loud(request)).await,
+            Request::MetaDebug(m) => self.forward(&m.key, request.clone()).await,
+            Request::FlushAll(_) => self.flush_all(loud(request)).await,
+            Request::Version => Response::Version(Bytes::from_static(MEMCACHED_VERSION.as_bytes())),
+            Request::Verbosity(_) => Response::Ok,
+            Request::Stats(s) => match s.group.as_deref() {
+                None => Response::Stats(stats.general(&self.inner.conns, &self.inner.client)),
+                Some(b"settings") => {
+                    Response::Stats(stats.settings(&self.inner.client, self.inner.max_conns))
+                }
+                Some(b"reset") => {
+                    stats.reset();
+                    Response::Reset
+                }
+                Some(_) => Response::Error,
+            },
+            Request::MetaNoop => Response::MetaNoop,
+            Request::Quit => Response::NoReply,
+            Request::Shutdown(_) => {
+                Response::Line(Bytes::from_static(b"ERROR: shutdown not enabled"))
+            }
+            Request::Admin(_) => Response::Error,
+            Request::TooLarge(t) => {
+                self.too_large(&t.key, t.unlink).await;
+                t.response()
+            }
+            Request::Invalid(r) => r.response(),
+        }
+    }
+}
+
+impl Execute for Proxy {
+    async fn execute(&self, request: &Request) -> Response {
+        self.stats().requests.incr();
+        let response = self.execute_inner(request).await;
+        self.inner.commands.record(request.command(), &response);
+        response
+    }
+}
+
+/// `ringcache proxy`: resolves the flags, starts the runtime, the metrics
+/// exporter and the proxy, and serves until `shutdown` completes (`main`
+/// passes SIGINT/SIGTERM). Exit code 0 on a clean stop, 64 (`EX_USAGE`, as
+/// memcached) for bad flags.
+pub fn run(args: ProxyArgs, shutdown: impl Future<Output = ()> + Send) -> ExitCode {
+    let config = match args.resolve() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(64);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .thread_name("ringcache-proxy")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(proxy_main(config, shutdown)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn proxy_main(
+    config: ProxyConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(addr) = config.metrics {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+        crate::metrics::describe();
+        ringcache_client::metrics::describe_metrics();
+    }
+    let addr = (config.listen.as_str(), config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("failed to listen on {}:{}: {e}", config.listen, config.port))?;
+    let membership = format!("{:?}", config.membership);
+    let scheme = config.client.scheme;
+    let proxy = Proxy::start(config).await?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        addr = %listener.local_addr()?,
+        nodes = proxy.client().node_handles().len(),
+        %scheme,
+        %membership,
+        "ringcache proxy listening"
+    );
+    let serve_config = proxy.serve_config();
+    serve_with(listener, proxy, serve_config, async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+    })
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `request` with classic `noreply` and meta `q` taken off: the backend
+/// must always answer (the client matches replies in order). The
+/// connection loop withholds the reply again, from the original request.
+fn loud(request: &Request) -> Request {
+    let mut request = request.clone();
+    match &mut request {
+        Request::Set(s)
+        | Request::Add(s)
+        | Request::Replace(s)
+        | Request::Append(s)
+        | Request::Prepend(s) => s.noreply = false,
+        Request::Cas(c) => c.noreply = false,
+        Request::Delete(d) => d.noreply = false,
+        Request::Incr(a) | Request::Decr(a) => a.noreply = false,
+        Request::Touch(t) => t.noreply = false,
+        Request::FlushAll(f) => f.noreply = false,
+        Request::Verbosity(v) => v.noreply = false,
+        Request::MetaGet(m) => m.flags.quiet = false,
+        Request::MetaSet(m) => m.flags.quiet = false,
+        Request::MetaDelete(m) => m.flags.quiet = false,
+        Request::MetaArithmetic(m) => m.flags.quiet = false,
+        _ => {}
+    }
+    request
+}
+
+/// The same read command for a subset of its keys.
+fn with_keys(request: &Request, keys: Vec<Bytes>) -> Request {
+    match request {
+        Request::Gets(_) => Request::Gets(Get { keys }),
+        Request::Gat(g) => Request::Gat(Gat {
+            exptime: g.exptime,
+            keys,
+        }),
+        Request::Gats(g) => Request::Gats(Gat {
+            exptime: g.exptime,
+            keys,
+        }),
+        _ => Request::Get(Get { keys }),
+    }
+}
+
+/// An error text made safe for one reply line.
+fn one_line(text: &str) -> Bytes {
+    let clean: String = text
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect();
+    Bytes::from(clean)
+}
+
+/// Runs `futures` concurrently and returns their outputs in order. Each is
+/// polled until it completes and never after.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringcache_protocol::{Delete, MetaGet, MetaGetFlags};
+
+    #[test]
+    fn loud_takes_off_noreply_and_quiet_only() {
+        let k = || Bytes::from_static(b"k");
+        let quiet = Request::Delete(Delete {
+            key: k(),
+            noreply: true,
+        });
+        assert_eq!(
+            loud(&quiet),
+            Request::Delete(Delete {
+                key: k(),
+                noreply: false
+            })
+        );
+        let flags = MetaGetFlags {
+            quiet: true,
+            value: true,
+            ..MetaGetFlags::default()
+        };
+        let mg = Request::MetaGet(MetaGet { key: k(), flags });
+        let Request::MetaGet(loud_mg) = loud(&mg) else {
+            panic!("still mg")
+        };
+        assert!(!loud_mg.flags.quiet);
+        assert!(loud_mg.flags.value);
+    }
+
+    #[test]
+    fn with_keys_keeps_the_command_and_exptime() {
+        let keys = vec![Bytes::from_static(b"a")];
+        let gats = Request::Gats(Gat {
+            exptime: 7,
+            keys: vec![],
+        });
+        assert_eq!(
+            with_keys(&gats, keys.clone()),
+            Request::Gats(Gat { exptime: 7, keys })
+        );
+    }
+
+    #[test]
+    fn one_line_strips_line_breaks() {
+        assert_eq!(&one_line("a\r\nb")[..], b"a  b");
+    }
+
+    #[tokio::test]
+    async fn join_all_keeps_order() {
+        let futures = (0..5u64)
+            .map(|i| async move {
+                tokio::time::sleep(Duration::from_millis(10 * (5 - i))).await;
+                i
+            })
+            .collect();
+        assert_eq!(join_all(futures).await, vec![0, 1, 2, 3, 4]);
+    }
+}
