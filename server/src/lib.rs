@@ -24,6 +24,8 @@
 //! - `shutdown.rs`: cancellation token + task tracker, with a deadline.
 //! - [`config`]: the command line; [`metrics`]: metric names.
 //! - `bin/ringcache.rs`: `main`: CLI, runtime, logging, signals, exporter.
+//! - [`proxy`]: `ringcache proxy`, a node whose executor is the client;
+//!   [`cluster`]: `ringcache cluster`, N nodes and a proxy in one process.
 //!
 //! # Tasks and data flow
 //!
@@ -64,14 +66,14 @@
 //! - Memory: moka costs ~500 bytes per entry beyond key and value
 //!   (`store::ENTRY_OVERHEAD`), against memcached's ~56, so small items
 //!   fit fewer per megabyte of `-m`.
-//! - The proxy and the local-cluster launcher (`ringcache proxy`,
-//!   `ringcache cluster`).
 
+pub mod cluster;
 pub mod config;
 mod conn;
 pub mod exec;
 mod listener;
 pub mod metrics;
+pub mod proxy;
 mod shutdown;
 pub mod store;
 
