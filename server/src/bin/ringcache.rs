@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run a cache node (memcached's flags).
     Node(NodeArgs),
+    /// Run a proxy: one memcached endpoint in front of the cluster.
+    Proxy(ringcache_server::proxy::ProxyArgs),
+    /// Run a local cluster: N nodes and a proxy on loopback.
+    Cluster(ringcache_server::cluster::ClusterArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,14 @@ fn main() -> ExitCode {
                 ExitCode::from(64)
             }
         },
+        Command::Proxy(args) => {
+            init_logging(args.verbose);
+            ringcache_server::proxy::run(args, signals())
+        }
+        Command::Cluster(args) => {
+            init_logging(args.verbose);
+            ringcache_server::cluster::run(args, signals())
+        }
     }
 }
 
