@@ -1,0 +1,346 @@
+//! The proxy on the wire: 3 in-process nodes behind a proxy, all on
+//! `127.0.0.1:0`, driven with raw requests. Pipelining end to end,
+//! multi-get merging across nodes in key order, quiet modes, locally
+//! answered commands, `flush_all` on every node, and a dead backend that
+//! never closes the application's connection.
+
+#![allow(clippy::unwrap_used)]
+
+mod proxy_support;
+
+use std::collections::HashSet;
+
+use proxy_support::{connect, fast_client, read_len, read_until, roundtrip, stat, Harness};
+use ringcache_client::Config as ClientConfig;
+
+fn harness() -> Harness {
+    Harness::with_proxy(3, ClientConfig::default())
+}
+
+/// Keys that land on at least two different nodes.
+fn spread_keys(h: &Harness, n: usize) -> Vec<String> {
+    let keys: Vec<String> = (0..n).map(|i| format!("mk:{i}")).collect();
+    let owners: HashSet<String> = keys
+        .iter()
+        .map(|k| h.proxy().client().node_for(k).unwrap())
+        .collect();
+    assert!(owners.len() >= 2, "the keys spread over several nodes");
+    keys
+}
+
+#[test]
+fn hundred_pipelined_requests_get_hundred_replies_in_order() {
+    let h = harness();
+    let mut s = connect(h.proxy_addr());
+    // Writes, then reads of what was written, interleaved with misses and
+    // increments, all in one write.
+    let mut req = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..25 {
+        req.extend_from_slice(
+            format!("set p:{i} {i} 0 {}\r\nv{i}\r\n", format!("v{i}").len()).as_bytes(),
+        );
+        want.extend_from_slice(b"STORED\r\n");
+        req.extend_from_slice(format!("get p:{i}\r\n").as_bytes());
+        want.extend_from_slice(
+            format!(
+                "VALUE p:{i} {i} {}\r\nv{i}\r\nEND\r\n",
+                format!("v{i}").len()
+            )
+            .as_bytes(),
+        );
+        req.extend_from_slice(format!("get p:none{i}\r\n").as_bytes());
+        want.extend_from_slice(b"END\r\n");
+        req.extend_from_slice(format!("incr p:n{i} 1\r\n").as_bytes());
+        want.extend_from_slice(b"NOT_FOUND\r\n");
+    }
+    assert_eq!(req.iter().filter(|&&b| b == b'\n').count(), 125); // 100 requests (+25 data lines)
+    s.write_all_checked(&req);
+    let got = read_len(&mut s, want.len());
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+}
+
+#[test]
+fn pipelined_across_many_connections_at_once() {
+    let h = harness();
+    let addr = h.proxy_addr();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                let mut req = Vec::new();
+                let mut want = Vec::new();
+                for i in 0..100 {
+                    let v = format!("t{t}i{i}");
+                    req.extend_from_slice(
+                        format!("set c:{t}:{i} 0 0 {}\r\n{v}\r\n", v.len()).as_bytes(),
+                    );
+                    want.extend_from_slice(b"STORED\r\n");
+                }
+                for i in 0..100 {
+                    let v = format!("t{t}i{i}");
+                    req.extend_from_slice(format!("get c:{t}:{i}\r\n").as_bytes());
+                    want.extend_from_slice(
+                        format!("VALUE c:{t}:{i} 0 {}\r\n{v}\r\nEND\r\n", v.len()).as_bytes(),
+                    );
+                }
+                s.write_all_checked(&req);
+                let got = read_until(&mut s, format!("t{t}i99\r\nEND\r\n").as_bytes());
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want)
+                );
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn multi_get_across_nodes_merges_in_key_order() {
+    let h = harness();
+    let keys = spread_keys(&h, 20);
+    let mut s = connect(h.proxy_addr());
+    for (i, k) in keys.iter().enumerate() {
+        if i % 3 != 1 {
+            let v = format!("val{i}");
+            let reply = roundtrip(
+                &mut s,
+                format!("set {k} {i} 0 {}\r\n{v}\r\n", v.len()).as_bytes(),
+                b"\r\n",
+            );
+            assert_eq!(reply, b"STORED\r\n");
+        }
+    }
+    // Ask in reverse order, with a duplicate and a missing key.
+    let mut asked: Vec<&str> = keys.iter().rev().map(String::as_str).collect();
+    asked.push(&keys[0]);
+    asked.push("mk:absent");
+    let reply = roundtrip(
+        &mut s,
+        format!("get {}\r\n", asked.join(" ")).as_bytes(),
+        b"END\r\n",
+    );
+    let mut want = String::new();
+    for k in &asked {
+        if let Some(i) = keys.iter().position(|x| x == k) {
+            if i % 3 != 1 {
+                want.push_str(&format!(
+                    "VALUE {k} {i} {}\r\nval{i}\r\n",
+                    format!("val{i}").len()
+                ));
+            }
+        }
+    }
+    want.push_str("END\r\n");
+    assert_eq!(String::from_utf8_lossy(&reply), want);
+
+    // gets carries each node's CAS unique; cas through the proxy uses it.
+    let reply = roundtrip(
+        &mut s,
+        format!("gets {} {}\r\n", keys[0], keys[2]).as_bytes(),
+        b"END\r\n",
+    );
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let first = text.lines().next().unwrap();
+    let cas: u64 = first.split(' ').nth(4).unwrap().parse().unwrap();
+    assert!(text.contains(&format!("VALUE {} 2 4 ", keys[2])), "{text}");
+    let reply = roundtrip(
+        &mut s,
+        format!("cas {} 0 0 1 {cas}\r\nx\r\n", keys[0]).as_bytes(),
+        b"\r\n",
+    );
+    assert_eq!(reply, b"STORED\r\n");
+    // gat touches on every node.
+    let reply = roundtrip(
+        &mut s,
+        format!("gat 100 {} {}\r\n", keys[0], keys[3]).as_bytes(),
+        b"END\r\n",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        format!(
+            "VALUE {} 0 1\r\nx\r\nVALUE {} 3 4\r\nval3\r\nEND\r\n",
+            keys[0], keys[3]
+        )
+    );
+}
+
+#[test]
+fn noreply_and_meta_quiet_keep_memcached_semantics() {
+    let h = harness();
+    let mut s = connect(h.proxy_addr());
+    // noreply writes answer nothing, a normal request after them answers.
+    let reply = roundtrip(
+        &mut s,
+        b"set q:a 0 0 1 noreply\r\na\r\nappend q:a 0 0 1 noreply\r\nb\r\nincr q:none 1 noreply\r\ndelete q:none noreply\r\nget q:a\r\n",
+        b"END\r\n",
+    );
+    assert_eq!(reply, b"VALUE q:a 0 2\r\nab\r\nEND\r\n");
+    // mg q: EN withheld, hits sent; ms q: HD withheld; mn barrier answered locally.
+    let reply = roundtrip(
+        &mut s,
+        b"mg q:none v q\r\nmg q:a v q k\r\nms q:m 1 q\r\nz\r\nmd q:none q\r\nmn\r\n",
+        b"MN\r\n",
+    );
+    assert_eq!(reply, b"VA 2 kq:a\r\nab\r\nNF\r\nMN\r\n");
+    let reply = roundtrip(&mut s, b"mg q:m v\r\n", b"\r\nz\r\n");
+    assert_eq!(reply, b"VA 1\r\nz\r\n");
+    // Opaque tokens come back.
+    let reply = roundtrip(&mut s, b"ma q:cnt N0 J5 v Oabc\r\n", b"\r\n5\r\n");
+    assert_eq!(reply, b"VA 1 Oabc\r\n5\r\n");
+}
+
+#[test]
+fn local_commands_and_errors() {
+    let h = harness();
+    let mut s = connect(h.proxy_addr());
+    assert_eq!(
+        roundtrip(&mut s, b"version\r\n", b"\r\n"),
+        b"VERSION 1.6.18\r\n"
+    );
+    assert_eq!(roundtrip(&mut s, b"verbosity 1\r\n", b"\r\n"), b"OK\r\n");
+    assert_eq!(roundtrip(&mut s, b"bogus\r\n", b"\r\n"), b"ERROR\r\n");
+    assert_eq!(
+        roundtrip(&mut s, b"set k 0 0 notanumber\r\n", b"\r\n"),
+        b"CLIENT_ERROR bad command line format\r\n"
+    );
+    // A value over the item limit is refused as a node refuses it.
+    let big = vec![b'x'; 2 * 1024 * 1024];
+    let mut req = format!("set big 0 0 {}\r\n", big.len()).into_bytes();
+    req.extend_from_slice(&big);
+    req.extend_from_slice(b"\r\n");
+    assert_eq!(
+        roundtrip(&mut s, &req, b"\r\n"),
+        b"SERVER_ERROR object too large for cache\r\n"
+    );
+    let stats = roundtrip(&mut s, b"stats\r\n", b"END\r\n");
+    let text = String::from_utf8_lossy(&stats);
+    for name in [
+        "pid",
+        "uptime",
+        "version",
+        "curr_connections",
+        "cmd_get",
+        "proxy_requests",
+        "backend_errors",
+        "ring_nodes",
+        "ejected_nodes",
+    ] {
+        assert!(text.contains(&format!("STAT {name} ")), "{name} in {text}");
+    }
+    assert!(text.contains("STAT ring_nodes 3\r\n"), "{text}");
+    assert!(
+        text.lines().all(|l| l == "END" || l.starts_with("STAT ")),
+        "{text}"
+    );
+    assert_eq!(roundtrip(&mut s, b"stats reset\r\n", b"\r\n"), b"RESET\r\n");
+    // quit closes, after the replies before it.
+    s.write_all_checked(b"version\r\nquit\r\n");
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut rest).unwrap();
+    assert_eq!(rest, b"VERSION 1.6.18\r\n");
+}
+
+#[test]
+fn flush_all_reaches_every_node() {
+    let h = harness();
+    let mut s = connect(h.proxy_addr());
+    for i in 0..60 {
+        assert_eq!(
+            roundtrip(
+                &mut s,
+                format!("set f:{i} 0 0 1\r\nx\r\n").as_bytes(),
+                b"\r\n"
+            ),
+            b"STORED\r\n"
+        );
+    }
+    for i in 0..3 {
+        assert!(h.curr_items(i) > 0, "node {i} holds some keys");
+    }
+    assert_eq!(roundtrip(&mut s, b"flush_all\r\n", b"\r\n"), b"OK\r\n");
+    for i in 0..3 {
+        assert_eq!(
+            stat(h.node_addrs[i], "cmd_flush"),
+            1,
+            "node {i} got the flush"
+        );
+    }
+    assert_eq!(
+        roundtrip(&mut s, b"get f:1 f:2 f:3\r\n", b"END\r\n"),
+        b"END\r\n"
+    );
+    // noreply flush_all: nothing back, then the barrier.
+    assert_eq!(
+        roundtrip(&mut s, b"flush_all noreply\r\nmn\r\n", b"MN\r\n"),
+        b"MN\r\n"
+    );
+}
+
+#[test]
+fn a_dead_backend_never_closes_the_client_connection() {
+    let mut h = Harness::with_proxy(3, fast_client());
+    let dead = h.node_addrs[1].to_string();
+    let client = h.proxy().client().clone();
+    let key = (0..1000)
+        .map(|i| format!("d:{i}"))
+        .find(|k| client.node_for(k).unwrap() == dead)
+        .unwrap();
+    let mut s = connect(h.proxy_addr());
+    assert_eq!(
+        roundtrip(
+            &mut s,
+            format!("set {key} 0 0 1\r\nx\r\n").as_bytes(),
+            b"\r\n"
+        ),
+        b"STORED\r\n"
+    );
+    h.kill_node(1);
+    // Until the node is ejected: reads miss, writes report a server error
+    // (or already fail over). The connection stays open throughout.
+    for _ in 0..5 {
+        // A miss, or (once ejected) what the failover node got below.
+        let reply = roundtrip(&mut s, format!("get {key}\r\n").as_bytes(), b"END\r\n");
+        let failover = format!("VALUE {key} 0 1\r\ny\r\nEND\r\n");
+        assert!(
+            reply == b"END\r\n" || reply == failover.as_bytes(),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
+        let reply = roundtrip(
+            &mut s,
+            format!("set {key} 0 0 1\r\ny\r\n").as_bytes(),
+            b"\r\n",
+        );
+        assert!(
+            reply == b"STORED\r\n" || reply.starts_with(b"SERVER_ERROR "),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    assert_eq!(
+        roundtrip(&mut s, b"version\r\n", b"\r\n"),
+        b"VERSION 1.6.18\r\n"
+    );
+    let errors = stat(h.proxy_addr(), "backend_errors");
+    assert!(errors > 0, "backend errors are counted");
+    let node_errors = roundtrip(&mut connect(h.proxy_addr()), b"stats\r\n", b"END\r\n");
+    assert!(String::from_utf8_lossy(&node_errors).contains(&format!("STAT node_errors:{dead} ")));
+}
+
+/// `write_all` that fails the test on error.
+trait WriteAllChecked {
+    fn write_all_checked(&mut self, bytes: &[u8]);
+}
+
+impl WriteAllChecked for std::net::TcpStream {
+    fn write_all_checked(&mut self, bytes: &[u8]) {
+        std::io::Write::write_all(self, bytes).unwrap();
+    }
+}
