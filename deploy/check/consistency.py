@@ -141,7 +141,9 @@ def systemd() -> None:
             check(memory_max >= 1.4 * memory, f"{where}: MemoryMax {memory_max}M < 1.4 x -m {memory}")
             print(f"consistency: systemd node -m {memory} -c {conns}: LimitNOFILE {nofile}, MemoryMax {memory_max}M")
         else:
-            print(f"consistency: systemd proxy --nodes-file {defaults['NODES_FILE']}: LimitNOFILE {nofile}")
+            conns = int(defaults["MAX_CONNS"])
+            check(nofile >= conns + 1024, f"{where}: LimitNOFILE {nofile} < -c {conns} + 1024 for the node pools")
+            print(f"consistency: systemd proxy --nodes-file {defaults['NODES_FILE']} -c {conns}: LimitNOFILE {nofile}")
 
 
 def compose_and_prometheus() -> None:
