@@ -1,0 +1,232 @@
+//! `ringcache cluster`: in process (`Cluster::start` on free ports) and as
+//! the binary (`--base-port 0`, endpoints read from its banner, SIGTERM
+//! stops it with exit code 0). Also the `ringcache proxy` binary's start,
+//! stop and flag errors.
+
+#![allow(clippy::unwrap_used)]
+
+mod proxy_support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use proxy_support::{connect, roundtrip, stat, DEADLINE};
+use ringcache_server::cluster::{Cluster, ClusterArgs};
+
+fn args(nodes: u16) -> ClusterArgs {
+    ClusterArgs {
+        nodes,
+        base_port: 0,
+        memory_mb: 16,
+        metrics: None,
+        ring: None,
+        verbose: 0,
+    }
+}
+
+#[test]
+fn in_process_cluster_serves_through_its_proxy_and_stops() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = rt.block_on(Cluster::start(&args(3))).unwrap();
+    assert_eq!(cluster.nodes().len(), 3);
+    let proxy = cluster.proxy_addr();
+    let mut s = connect(proxy);
+    for i in 0..90 {
+        let reply = roundtrip(
+            &mut s,
+            format!("set cl:{i} 0 0 1\r\nx\r\n").as_bytes(),
+            b"\r\n",
+        );
+        assert_eq!(reply, b"STORED\r\n");
+    }
+    let total: u64 = cluster.nodes().iter().map(|&a| stat(a, "curr_items")).sum();
+    assert_eq!(total, 90, "every key on exactly one node");
+    assert_eq!(stat(proxy, "ring_nodes"), 3);
+    drop(s);
+    let started = Instant::now();
+    rt.block_on(cluster.shutdown());
+    assert!(started.elapsed() < DEADLINE);
+    assert!(
+        std::net::TcpStream::connect(proxy).is_err(),
+        "the proxy is gone"
+    );
+}
+
+/// Spawns the binary and forwards its output lines (stdout and stderr).
+fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringcache"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx2.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// The first line for which `pick` gives something, within the deadline.
+fn first<T>(rx: &mpsc::Receiver<String>, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let left = DEADLINE.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let line = strip_ansi(&line);
+                if let Some(v) = pick(&line) {
+                    return v;
+                }
+                seen.push(line);
+            }
+            Err(_) => panic!("no expected line; output so far:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+/// The line without terminal colour sequences (`ESC [ ... m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn terminate_and_wait(child: &mut Child) -> i32 {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the process exits after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn cluster_binary_prints_its_endpoints_and_exits_0_on_sigterm() {
+    let (mut child, rx) = spawn(&["cluster", "--nodes", "2", "--base-port", "0"]);
+    let mut nodes: Vec<SocketAddr> = Vec::new();
+    let proxy: SocketAddr = first(&rx, |line| {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("node ") {
+            nodes.push(rest.split_whitespace().nth(1)?.parse().ok()?);
+        }
+        line.strip_prefix("proxy")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    assert_eq!(nodes.len(), 2, "both nodes printed");
+    let mut s = connect(proxy);
+    assert_eq!(
+        roundtrip(&mut s, b"set bin:k 0 0 2\r\nhi\r\n", b"\r\n"),
+        b"STORED\r\n"
+    );
+    assert_eq!(
+        roundtrip(&mut s, b"get bin:k\r\n", b"END\r\n"),
+        b"VALUE bin:k 0 2\r\nhi\r\nEND\r\n"
+    );
+    let held: u64 = nodes.iter().map(|&a| stat(a, "curr_items")).sum();
+    assert_eq!(held, 1);
+    drop(s);
+    assert_eq!(terminate_and_wait(&mut child), 0);
+}
+
+#[test]
+fn proxy_binary_starts_serves_and_exits_0_on_sigterm() {
+    let (mut node, node_rx) = spawn(&["node", "-p", "0"]);
+    let node_addr: SocketAddr = first(&node_rx, |line| {
+        line.split("addr=")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    let nodes = node_addr.to_string();
+    let (mut proxy, rx) = spawn(&["proxy", "-p", "0", "--nodes", &nodes, "--ring", "ketama"]);
+    let proxy_addr: SocketAddr = first(&rx, |line| {
+        if !line.contains("ringcache proxy listening") {
+            return None;
+        }
+        line.split("addr=")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    let mut s = connect(proxy_addr);
+    assert_eq!(
+        roundtrip(&mut s, b"set p 0 0 1\r\nx\r\n", b"\r\n"),
+        b"STORED\r\n"
+    );
+    assert_eq!(stat(node_addr, "curr_items"), 1);
+    let reply = String::from_utf8(roundtrip(&mut s, b"stats settings\r\n", b"END\r\n")).unwrap();
+    assert!(reply.contains("STAT ring_scheme ketama\r\n"), "{reply}");
+    drop(s);
+    assert_eq!(terminate_and_wait(&mut proxy), 0);
+    assert_eq!(terminate_and_wait(&mut node), 0);
+}
+
+#[test]
+fn proxy_binary_refuses_bad_flags_with_ex_usage() {
+    for args in [
+        vec!["proxy"],
+        vec!["proxy", "--nodes", "a:1", "--dns", "b:2"],
+        vec!["proxy", "--dns", "no-port"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ringcache"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let code = out.status.code();
+        // clap's own errors exit 2; ours exit 64 like memcached's.
+        assert!(
+            code == Some(64) || code == Some(2),
+            "{args:?}: {code:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
