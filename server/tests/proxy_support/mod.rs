@@ -251,3 +251,79 @@ pub fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) 
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A child process (memcached, nutcracker), killed and reaped on drop.
+pub struct Child {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago (callers retry on a lost race).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `program` with the arguments `args(port)` on a free port and
+/// waits until it accepts; retries on another port if it exits first.
+pub fn spawn_server(program: &str, args: impl Fn(u16) -> Vec<String>) -> Child {
+    for _ in 0..5 {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut child = std::process::Command::new(program)
+            .args(args(port))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {program}: {e} (run .ci/setup)"));
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if TcpStream::connect(addr).is_ok() {
+                return Child { addr, child };
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = child.kill();
+                panic!("{program} did not accept on {addr}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("{program} did not start after 5 attempts");
+}
+
+/// Debian's memcached on a free loopback port.
+pub fn memcached() -> Child {
+    spawn_server("memcached", |port| {
+        [
+            "-U",
+            "0",
+            "-l",
+            "127.0.0.1",
+            "-m",
+            "64",
+            "-t",
+            "1",
+            "-u",
+            "root",
+            "-p",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .chain([port.to_string()])
+        .collect()
+    })
+}
