@@ -173,6 +173,64 @@ fn cluster_binary_prints_its_endpoints_and_exits_0_on_sigterm() {
     assert_eq!(terminate_and_wait(&mut child), 0);
 }
 
+/// `GET /metrics` over plain HTTP/1.0.
+fn scrape(addr: SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
+}
+
+#[test]
+fn cluster_binary_serves_node_proxy_and_client_metrics() {
+    let metrics: SocketAddr = format!("127.0.0.1:{}", proxy_support::free_port())
+        .parse()
+        .unwrap();
+    let metrics_arg = metrics.to_string();
+    let (mut child, rx) = spawn(&[
+        "cluster",
+        "--nodes",
+        "2",
+        "--base-port",
+        "0",
+        "--metrics",
+        &metrics_arg,
+    ]);
+    let proxy: SocketAddr = first(&rx, |line| {
+        line.trim()
+            .strip_prefix("proxy")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    let mut s = connect(proxy);
+    for i in 0..20 {
+        let reply = roundtrip(
+            &mut s,
+            format!("set m:{i} 0 0 1\r\nx\r\n").as_bytes(),
+            b"\r\n",
+        );
+        assert_eq!(reply, b"STORED\r\n");
+    }
+    let text = scrape(metrics);
+    for series in [
+        // The proxy's and the nodes' commands (one endpoint per process).
+        "ringcache_commands_total{command=\"set\",status=\"stored\"}",
+        // The client inside the proxy: per-node requests and the ring.
+        "ringcache_client_requests_total{",
+        "ringcache_client_ring_nodes 2",
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+    drop(s);
+    assert_eq!(terminate_and_wait(&mut child), 0);
+}
+
 #[test]
 fn proxy_binary_starts_serves_and_exits_0_on_sigterm() {
     let (mut node, node_rx) = spawn(&["node", "-p", "0"]);
