@@ -16,7 +16,7 @@
 //! `--base-port + 100`, metrics on `--base-port + 200` (or `--metrics`).
 //! `--base-port 0` picks free ports (printed). Each node is a full
 //! [`Node`] with its own store (`-m` megabytes each) served by its own
-//! [`serve_with`](crate::serve_with) on its own listener; the proxy is a
+//! [`serve_with`] on its own listener; the proxy is a
 //! [`Proxy`] over them. SIGINT/SIGTERM stop the proxy first, then the
 //! nodes, each finishing its connections' current batch; the process exits
 //! 0.

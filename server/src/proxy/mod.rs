@@ -53,7 +53,26 @@
 //! Requests of one connection are executed in order, one at a time (so a
 //! `set` followed by a `get` of the same key in one pipeline reads what it
 //! wrote); different connections run in parallel on the client's pipelined
-//! backend connections.
+//! backend connections, whose writes batch the requests of every client
+//! connection waiting at that moment.
+//!
+//! # Operating it
+//!
+//! - `-t 1` runs the proxy on a current-thread runtime (the fastest choice
+//!   on a core shared with other processes); `-t N` on N worker threads.
+//! - `--config FILE` is the client's TOML (timeouts, queue bounds,
+//!   `failure_policy`, `failure_threshold`, probe intervals; see
+//!   `ringcache_client::Config::from_toml`); flags win over it.
+//! - `stats` shows `proxy_requests`, `cmd_get`/`get_hits`/`get_misses`,
+//!   `backend_errors`, `ring_nodes`, `ring_scheme`, `ejected_nodes`, and per
+//!   node `node_state:<host:port> up|ejected` and `node_errors:<host:port>`;
+//!   `stats settings` the client's settings; `stats reset` zeroes the
+//!   counters.
+//! - `--metrics ADDR:PORT` serves Prometheus text: the node's
+//!   `ringcache_commands_total{command,status}` and connection series, as
+//!   seen by the proxy, plus the client's `ringcache_client_*` series
+//!   (per-node requests by status and latency, ejections, probes, ring
+//!   size, keys moved by membership changes).
 //!
 //! # Layout
 //!
@@ -184,7 +203,7 @@ impl Proxy {
         watcher.as_ref().map_or(0, MembershipWatcher::polls)
     }
 
-    /// The [`ServeConfig`] for [`serve_with`](crate::serve_with): the
+    /// The [`ServeConfig`] for [`serve_with`]: the
     /// proxy's `-c` and its connection counters (shown by `stats`).
     pub fn serve_config(&self) -> ServeConfig {
         ServeConfig {
