@@ -94,6 +94,7 @@
 mod config;
 mod stats;
 
+use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::process::ExitCode;
@@ -271,17 +272,19 @@ impl Proxy {
     }
 
     async fn read_many(&self, request: &Request, keys: &[Bytes]) -> Response {
-        // Group key positions by node, in first-appearance order.
+        // Group key positions by node, in first-appearance order (`None`:
+        // keys with no node to ask, which miss).
         let mut groups: Vec<(Option<NodeHandle>, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<Option<String>, usize> = HashMap::new();
         for (i, key) in keys.iter().enumerate() {
             let handle = self.route(key);
-            let name = handle.as_ref().map(NodeHandle::name);
-            match groups
-                .iter_mut()
-                .find(|(h, _)| h.as_ref().map(NodeHandle::name) == name)
-            {
+            let name = handle.as_ref().map(|h| h.name().to_owned());
+            match group_of.get(&name).and_then(|&g| groups.get_mut(g)) {
                 Some((_, positions)) => positions.push(i),
-                None => groups.push((handle, vec![i])),
+                None => {
+                    group_of.insert(name, groups.len());
+                    groups.push((handle, vec![i]));
+                }
             }
         }
         let calls = groups.iter().map(|(handle, positions)| {
