@@ -140,3 +140,78 @@ fn killing_a_node_under_load_is_survived_and_the_node_comes_back() {
         b"VERSION 1.6.18\r\n"
     );
 }
+
+#[test]
+fn fast_miss_policy_answers_at_once_while_the_node_is_out() {
+    let mut client = fast_client();
+    client.failure_policy = ringcache_client::FailurePolicy::FastMiss;
+    let mut h = Harness::with_proxy(3, client);
+    let proxy = h.proxy_addr();
+    let owner = h.node_addrs[2].to_string();
+    let handle = h.proxy().client().clone();
+    let key = (0..1000)
+        .map(|i| format!("fm:{i}"))
+        .find(|k| handle.node_for(k).unwrap() == owner)
+        .unwrap();
+    let other = (0..1000)
+        .map(|i| format!("fm:other:{i}"))
+        .find(|k| handle.node_for(k).unwrap() != owner)
+        .unwrap();
+    let mut s = connect(proxy);
+    h.kill_node(2);
+    wait_for("the node out", Duration::from_secs(5), || {
+        // Requests to the dead node are what detects it.
+        let _ = roundtrip(&mut s, format!("get {key}\r\n").as_bytes(), b"END\r\n");
+        handle
+            .node_states()
+            .iter()
+            .any(|(n, st)| *n == owner && *st == NodeState::Ejected)
+    });
+    // Its keys stay on it: reads miss, writes fail at once, others work.
+    assert_eq!(
+        roundtrip(
+            &mut s,
+            format!("get {key} {other}\r\n").as_bytes(),
+            b"END\r\n"
+        ),
+        b"END\r\n"
+    );
+    let reply = roundtrip(
+        &mut s,
+        format!("set {key} 0 0 1\r\nx\r\n").as_bytes(),
+        b"\r\n",
+    );
+    assert!(
+        reply.starts_with(b"SERVER_ERROR node ") && reply.ends_with(b" is down\r\n"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let reply = roundtrip(
+        &mut s,
+        format!("set {other} 0 0 1\r\ny\r\n").as_bytes(),
+        b"\r\n",
+    );
+    assert_eq!(reply, b"STORED\r\n");
+    assert_eq!(
+        roundtrip(
+            &mut s,
+            format!("get {key} {other}\r\n").as_bytes(),
+            b"END\r\n"
+        ),
+        format!("VALUE {other} 0 1\r\ny\r\nEND\r\n").as_bytes()
+    );
+    h.restart_node(2);
+    wait_for("the node back", Duration::from_secs(10), || {
+        handle
+            .node_states()
+            .iter()
+            .all(|(_, st)| *st == NodeState::Up)
+    });
+    let reply = roundtrip(
+        &mut s,
+        format!("set {key} 0 0 1\r\nz\r\n").as_bytes(),
+        b"\r\n",
+    );
+    assert_eq!(reply, b"STORED\r\n");
+    assert_eq!(h.curr_items(2), 1, "the key went back to its own node");
+}

@@ -216,9 +216,15 @@ fn local_commands_and_errors() {
     req.extend_from_slice(&big);
     req.extend_from_slice(b"\r\n");
     assert_eq!(
+        roundtrip(&mut s, b"set big 0 0 3\r\nold\r\n", b"\r\n"),
+        b"STORED\r\n"
+    );
+    assert_eq!(
         roundtrip(&mut s, &req, b"\r\n"),
         b"SERVER_ERROR object too large for cache\r\n"
     );
+    // As memcached does, the refused set removed the old value on its node.
+    assert_eq!(roundtrip(&mut s, b"get big\r\n", b"END\r\n"), b"END\r\n");
     let stats = roundtrip(&mut s, b"stats\r\n", b"END\r\n");
     let text = String::from_utf8_lossy(&stats);
     for name in [
