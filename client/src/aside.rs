@@ -290,6 +290,17 @@ impl Flight {
         }
     }
 
+    /// Hands `value` to every follower now and to any that joins until the
+    /// load completes: the stale (or still current) value while this leader
+    /// refreshes it, so that in-process readers do not wait either.
+    fn publish(&self, value: &Bytes) {
+        if let Some((id, tx)) = self.shared.flights().get(&self.key) {
+            if *id == self.id {
+                tx.send_replace(Some(Ok(value.clone())));
+            }
+        }
+    }
+
     fn complete(self, outcome: Outcome) {
         if let Some(tx) = self.take_sender() {
             // No receiver is fine: nobody was waiting.
@@ -429,7 +440,7 @@ impl<B: AsideBackend> CacheAside<B> {
                                 return Err(AsideError::Loader(error));
                             }
                             return self
-                                .lead(&key, ttl, loader)
+                                .lead(&key, ttl, loader, None)
                                 .await
                                 .map_err(AsideError::Loader);
                         }
@@ -438,7 +449,7 @@ impl<B: AsideBackend> CacheAside<B> {
                 }
             }
         };
-        let result = self.lead(&key, ttl, loader).await;
+        let result = self.lead(&key, ttl, loader, Some(&flight)).await;
         flight.complete(match &result {
             Ok(value) => Ok(value.clone()),
             Err(error) => Err(error.clone() as Arc<dyn Any + Send + Sync>),
@@ -462,7 +473,13 @@ impl<B: AsideBackend> CacheAside<B> {
     }
 
     /// The leader's part: the lease dance with the cluster.
-    async fn lead<F, Fut, E>(&self, key: &Bytes, ttl: Duration, loader: F) -> Result<Bytes, Arc<E>>
+    async fn lead<F, Fut, E>(
+        &self,
+        key: &Bytes,
+        ttl: Duration,
+        loader: F,
+        flight: Option<&Flight>,
+    ) -> Result<Bytes, Arc<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
@@ -485,7 +502,12 @@ impl<B: AsideBackend> CacheAside<B> {
                 }
                 Lease::Stale(value) => return Ok(value),
                 Lease::Miss => return self.load_and_store(key, ttl, None, loader).await,
-                Lease::Won { cas, why } => return self.refresh(key, ttl, cas, why, loader).await,
+                Lease::Won { cas, why } => {
+                    if let (Some(flight), Won::Stale(v) | Won::EarlyRefresh(v)) = (flight, &why) {
+                        flight.publish(v);
+                    }
+                    return self.refresh(key, ttl, cas, why, loader).await;
+                }
                 Lease::Pending { cas } => {
                     let now = Instant::now();
                     if now >= deadline {
