@@ -17,7 +17,8 @@
 //! as mini-redis does; a refused client still gets its error line.
 //!
 //! Accept errors (EMFILE, ENFILE, ECONNABORTED...) are logged, backed off
-//! (10 ms doubling to 1 s) and retried; a cache node never exits over them.
+//! (10 ms doubling to 1 s, cut short when one of our connections closes and
+//! frees a descriptor) and retried; a cache node never exits over them.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::conn;
 use crate::exec::Execute;
@@ -55,6 +56,10 @@ pub struct ConnStats {
     registry: Mutex<BTreeMap<i64, ConnEntry>>,
     /// The listening socket: (id, local address, unix second it started).
     listener: Mutex<Option<ListenerEntry>>,
+    /// Signalled when a connection closes: an accept loop out of file
+    /// descriptors retries at once instead of waiting out its backoff
+    /// (memcached likewise re-enables accepting when a connection closes).
+    closed: Notify,
 }
 
 /// The listening socket as `stats conns` shows it: id, local address,
@@ -154,6 +159,7 @@ impl Drop for OpenGuard {
     fn drop(&mut self) {
         self.stats.unregister(self.id);
         self.stats.curr.decr();
+        self.stats.closed.notify_one();
         metrics::connection_open(-1.0);
     }
 }
@@ -190,6 +196,7 @@ pub(crate) async fn run<E: Execute>(
                 tokio::select! {
                     () = shutdown.token().cancelled() => return,
                     () = tokio::time::sleep(backoff) => {}
+                    () = stats.closed.notified() => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;

@@ -23,6 +23,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Kills the child if a test fails before it stops it.
+struct Reap<'a>(&'a mut Child);
+
+impl Drop for Reap<'_> {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
 }
@@ -117,7 +129,9 @@ fn serves_metrics_and_exits_zero_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stream = connect(port, &mut child);
+    let reap = Reap(&mut child);
+    let child = &mut *reap.0;
+    let mut stream = connect(port, child);
     stream
         .write_all(b"set k 0 0 1\r\nx\r\nget k\r\nversion\r\n")
         .unwrap();
@@ -142,6 +156,71 @@ fn serves_metrics_and_exits_zero_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = wait_exit(&mut child);
+    let status = wait_exit(child);
     assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+}
+
+/// Out of file descriptors (EMFILE), the node keeps its clients, backs off
+/// and accepts the waiting ones once descriptors free up; it never exits.
+#[test]
+fn survives_running_out_of_file_descriptors() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("prlimit not installed; skipping");
+        return;
+    }
+    let port = free_port();
+    let mut child = Command::new("prlimit")
+        .args(["--nofile=48", "--", BIN, "node", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reap = Reap(&mut child);
+    let child = &mut *reap.0;
+    let mut first = connect(port, child);
+    // More clients than the node has descriptors for. The kernel completes
+    // their handshakes; the node accepts as many as it can.
+    let mut clients: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    for c in &mut clients {
+        c.write_all(b"version\r\n").unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    }
+    // Keep the served ones open: closing them would free descriptors.
+    let mut served = Vec::new();
+    let mut waiting = Vec::new();
+    for mut c in clients {
+        let mut buf = [0u8; 16];
+        match c.read_exact(&mut buf) {
+            Ok(()) => {
+                assert_eq!(&buf, b"VERSION 1.6.18\r\n");
+                served.push(c);
+            }
+            Err(_) => waiting.push(c),
+        }
+    }
+    // With 48 descriptors the node cannot hold 80 clients at once.
+    assert!(served.len() < 48, "served {}", served.len());
+    assert_eq!(served.len() + waiting.len(), 80);
+    // The node is alive and serving its existing clients.
+    assert!(child.try_wait().unwrap().is_none(), "node exited on EMFILE");
+    first.write_all(b"version\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    first.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"VERSION 1.6.18\r\n");
+    // Free descriptors: everyone who waited is served.
+    drop(first);
+    drop(served);
+    for mut c in waiting {
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut buf = [0u8; 16];
+        c.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"VERSION 1.6.18\r\n");
+        drop(c); // frees a descriptor for the next one
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(wait_exit(child).code(), Some(0));
 }
