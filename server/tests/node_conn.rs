@@ -422,3 +422,45 @@ async fn stats_conns_lists_the_listener_and_each_connection() {
     assert_eq!(text.matches(":listen_addr ").count(), 2, "{text}");
     node.shutdown().await;
 }
+
+/// The one real-time TTL test (moka's clock cannot be paused): an item set
+/// with exptime 1 is served, then misses within about two seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_expire_in_real_time() {
+    let node = TestNode::start(NodeConfig::default()).await;
+    let mut stream = node.connect().await;
+    roundtrip(&mut stream, b"set ttl 0 1 1\r\nx\r\n", b"STORED\r\n").await;
+    roundtrip(&mut stream, b"set forever 0 0 1\r\ny\r\n", b"STORED\r\n").await;
+    roundtrip(
+        &mut stream,
+        b"get ttl\r\n",
+        b"VALUE ttl 0 1\r\nx\r\nEND\r\n",
+    )
+    .await;
+    let start = std::time::Instant::now();
+    loop {
+        stream.write_all(b"get ttl\r\n").await.unwrap();
+        let mut head = [0u8; 5];
+        tokio::time::timeout(DEADLINE, stream.read_exact(&mut head))
+            .await
+            .unwrap()
+            .unwrap();
+        if &head == b"END\r\n" {
+            break;
+        }
+        // A hit: consume the rest of "VALUE ttl 0 1\r\nx\r\nEND\r\n".
+        read_exactly(&mut stream, 23 - 5).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "exptime 1 still served after 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    roundtrip(
+        &mut stream,
+        b"get forever\r\n",
+        b"VALUE forever 0 1\r\ny\r\nEND\r\n",
+    )
+    .await;
+    node.shutdown().await;
+}
