@@ -273,17 +273,18 @@ impl Proxy {
 
     async fn read_many(&self, request: &Request, keys: &[Bytes]) -> Response {
         // Group key positions by node, in first-appearance order (`None`:
-        // keys with no node to ask, which miss).
-        let mut groups: Vec<(Option<NodeHandle>, Vec<usize>)> = Vec::new();
-        let mut group_of: HashMap<Option<String>, usize> = HashMap::new();
-        for (i, key) in keys.iter().enumerate() {
-            let handle = self.route(key);
-            let name = handle.as_ref().map(|h| h.name().to_owned());
+        // keys with no node to ask, which miss). Names are borrowed from
+        // `routed`, so grouping allocates nothing per key.
+        let routed: Vec<Option<NodeHandle>> = keys.iter().map(|k| self.route(k)).collect();
+        let mut groups: Vec<(Option<&NodeHandle>, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<Option<&str>, usize> = HashMap::new();
+        for (i, handle) in routed.iter().enumerate() {
+            let name = handle.as_ref().map(NodeHandle::name);
             match group_of.get(&name).and_then(|&g| groups.get_mut(g)) {
                 Some((_, positions)) => positions.push(i),
                 None => {
                     group_of.insert(name, groups.len());
-                    groups.push((handle, vec![i]));
+                    groups.push((handle.as_ref(), vec![i]));
                 }
             }
         }
