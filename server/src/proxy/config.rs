@@ -4,8 +4,12 @@
 //! ringcache proxy [-p PORT=11311] [-l ADDR=127.0.0.1]
 //!                 (--nodes H:P,H:P,... | --nodes-file FILE | --dns NAME:PORT)
 //!                 [--ring xxh3|ketama] [--metrics ADDR:PORT] [--config FILE]
-//!                 [-c MAXCONNS=1024] [-t THREADS=4] [--failure-policy eject|fast-miss]
+//!                 [-c MAXCONNS=1024] [-t THREADS=4] [-I MAX_ITEM_SIZE=1m]
+//!                 [--failure-policy eject|fast-miss]
 //! ```
+//!
+//! `-I` is the largest item the proxy accepts and reads back; give it the
+//! nodes' `-I`.
 //!
 //! `--config FILE` is the smart client's TOML file
 //! ([`ringcache_client::Config::from_toml`]): timeouts, queue bounds,
@@ -71,9 +75,13 @@ pub struct ProxyArgs {
     /// Max simultaneous client connections.
     #[arg(short = 'c', long = "conn-limit", default_value_t = 1024)]
     pub max_conns: usize,
-    /// Number of worker threads.
+    /// Number of worker threads (1: a single-threaded runtime).
     #[arg(short = 't', long = "threads", default_value_t = 4)]
     pub threads: usize,
+    /// Max item size, as the nodes' `-I` (default 1m, or the config file's
+    /// `max_item_size`).
+    #[arg(short = 'I', long = "max-item-size")]
+    pub max_item_size: Option<String>,
     /// Serve Prometheus metrics over HTTP on this address.
     #[arg(long = "metrics")]
     pub metrics: Option<SocketAddr>,
@@ -159,6 +167,10 @@ impl ProxyArgs {
                 RingArg::Xxh3 => Scheme::Xxh3,
                 RingArg::Ketama => Scheme::Ketama,
             };
+        }
+        if let Some(size) = &self.max_item_size {
+            let bytes = crate::config::parse_item_size(size)?;
+            client.max_item_size = usize::try_from(bytes).unwrap_or(usize::MAX);
         }
         if let Some(policy) = self.failure_policy {
             client.failure_policy = match policy {
@@ -271,6 +283,9 @@ mod tests {
         assert_eq!(c.client.scheme, Scheme::Ketama);
         assert_eq!(c.client.failure_policy, FailurePolicy::FastMiss);
         assert!(parse(&["--nodes", "a:1", "--ring", "md5"]).is_err());
+        let c = parse(&["--nodes", "a:1", "-I", "2m"]).expect("-I");
+        assert_eq!(c.client.max_item_size, 2 << 20);
+        assert!(parse(&["--nodes", "a:1", "-I", "lots"]).is_err());
     }
 
     #[test]
