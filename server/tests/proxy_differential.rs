@@ -32,6 +32,10 @@ const CASES: &[&[u8]] = &[
     b"ms YmFzZTY0 3 b\r\nb64\r\nmg YmFzZTY0 b v k\r\nget base64\r\n",
     b"get a b c d e f g h i j k l m n o p\r\nset z 0 0 0\r\n\r\nget z\r\n",
     b"version\r\nverbosity 1\r\nverbosity 1 noreply\r\n",
+    // Keys the client's rules refuse but a node accepts: a decoded base64
+    // key with a space and a control byte, a classic key with a control byte.
+    b"ms YSBiAWM= 2 b\r\nhi\r\nmg YSBiAWM= b v k\r\nmd YSBiAWM= b\r\nmg YSBiAWM= b v\r\n",
+    b"set a\x01b 0 0 1\r\nx\r\nget a\x01b\r\ndelete a\x01b\r\n",
 ];
 
 fn transcript(addr: std::net::SocketAddr, case: &[u8]) -> Vec<u8> {

@@ -94,6 +94,7 @@
 mod config;
 mod stats;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -232,7 +233,7 @@ impl Proxy {
     /// right now (no node, or its node is ejected under fast-miss).
     fn route(&self, key: &[u8]) -> Option<NodeHandle> {
         let client = &self.inner.client;
-        let handle = client.handle_for(key).ok()?;
+        let handle = client.handle_for(routing_key(key)).ok()?;
         let fast_miss = client.config().failure_policy == FailurePolicy::FastMiss
             && handle.state() == NodeState::Ejected;
         (!fast_miss).then_some(handle)
@@ -240,7 +241,12 @@ impl Proxy {
 
     /// A single-key request (already stripped of `noreply`/`q`).
     async fn forward(&self, key: &[u8], request: Request) -> Response {
-        match self.inner.client.execute_on(key, request).await {
+        match self
+            .inner
+            .client
+            .execute_on(routing_key(key), request)
+            .await
+        {
             Ok(response) => response,
             Err(error) => self.failure(&error),
         }
@@ -252,7 +258,12 @@ impl Proxy {
         let stats = self.stats();
         stats.cmd_get.add(keys.len() as u64);
         let response = if let [key] = keys {
-            match self.inner.client.execute_on(key, request.clone()).await {
+            match self
+                .inner
+                .client
+                .execute_on(routing_key(key), request.clone())
+                .await
+            {
                 Ok(response) => response,
                 Err(error) => {
                     self.stats().record_error(&error);
@@ -351,7 +362,7 @@ impl Proxy {
                 key: key.clone(),
                 noreply: false,
             });
-            if let Err(error) = self.inner.client.execute_on(key, delete).await {
+            if let Err(error) = self.inner.client.execute_on(routing_key(key), delete).await {
                 self.stats().record_error(&error);
             }
         }
@@ -537,6 +548,26 @@ fn loud(request: &Request) -> Request {
     request
 }
 
+/// The bytes a key is routed by. Keys a node accepts but the client's key
+/// rules refuse, because they hold control bytes or (decoded from a meta
+/// command's base64 `b` form) spaces, are routed with each such byte `b`
+/// replaced by `b | 0x80`: a fixed rule, so every proxy places them alike.
+/// Such keys cannot be sent in the classic protocol's key-as-token form by
+/// other clients, so no other placement exists to agree with; a collision
+/// only puts two keys on one node. The request itself carries the key
+/// unchanged.
+fn routing_key(key: &[u8]) -> Cow<'_, [u8]> {
+    if key.iter().all(|&b| b > b' ' && b != 0x7f) {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(
+            key.iter()
+                .map(|&b| if b <= b' ' || b == 0x7f { b | 0x80 } else { b })
+                .collect(),
+        )
+    }
+}
+
 /// The same read command for a subset of its keys.
 fn with_keys(request: &Request, keys: Vec<Bytes>) -> Request {
     match request {
@@ -630,6 +661,14 @@ mod tests {
             with_keys(&gats, keys.clone()),
             Request::Gats(Gat { exptime: 7, keys })
         );
+    }
+
+    #[test]
+    fn routing_keys_are_valid_client_keys() {
+        assert_eq!(&routing_key(b"user:1")[..], b"user:1");
+        assert!(matches!(routing_key(b"user:1"), Cow::Borrowed(_)));
+        assert_eq!(&routing_key(b"a b\x01\x7f")[..], b"a\xa0b\x81\xff");
+        assert!(ringcache_client::validate_key(&routing_key(b" \t\r\n")).is_ok());
     }
 
     #[test]
