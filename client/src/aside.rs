@@ -194,6 +194,7 @@ impl<B: AsideBackend> CacheAsideBuilder<B> {
                 near: self.near,
                 flights: Mutex::new(HashMap::new()),
                 next_flight: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
             }),
         }
     }
@@ -256,6 +257,9 @@ struct Shared {
     near: Option<NearCache>,
     flights: Mutex<FlightMap>,
     next_flight: AtomicU64,
+    /// Bumped by every write through this handle: a load that started
+    /// before a write must not put its (older) value in the near cache.
+    writes: AtomicU64,
 }
 
 impl Shared {
@@ -484,6 +488,7 @@ impl<B: AsideBackend> CacheAside<B> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
     {
+        let epoch = self.shared.writes.load(Ordering::Acquire);
         let config = &self.shared.config;
         let deadline = Instant::now() + config.lease_wait;
         let mut backoff = config.first_backoff;
@@ -492,21 +497,21 @@ impl<B: AsideBackend> CacheAside<B> {
                 Ok(lease) => lease,
                 Err(error) => {
                     tracing::warn!(%error, key = %String::from_utf8_lossy(key), "cache read failed; loading without the cache");
-                    return self.load_and_store(key, ttl, None, loader).await;
+                    return self.load_and_store(key, ttl, None, loader, epoch).await;
                 }
             };
             match lease {
                 Lease::Hit(value) => {
-                    self.remember(key, &value).await;
+                    self.remember(key, &value, epoch).await;
                     return Ok(value);
                 }
                 Lease::Stale(value) => return Ok(value),
-                Lease::Miss => return self.load_and_store(key, ttl, None, loader).await,
+                Lease::Miss => return self.load_and_store(key, ttl, None, loader, epoch).await,
                 Lease::Won { cas, why } => {
                     if let (Some(flight), Won::Stale(v) | Won::EarlyRefresh(v)) = (flight, &why) {
                         flight.publish(v);
                     }
-                    return self.refresh(key, ttl, cas, why, loader).await;
+                    return self.refresh(key, ttl, cas, why, loader, epoch).await;
                 }
                 Lease::Pending { cas } => {
                     let now = Instant::now();
@@ -515,7 +520,9 @@ impl<B: AsideBackend> CacheAside<B> {
                         tracing::debug!(key = %String::from_utf8_lossy(key), "lease wait expired; loading without the lease");
                         // Stores only over the untouched placeholder: if the
                         // winner stored meanwhile, its value stays.
-                        return self.load_and_store(key, ttl, Some(cas), loader).await;
+                        return self
+                            .load_and_store(key, ttl, Some(cas), loader, epoch)
+                            .await;
                     }
                     tokio::time::sleep(backoff.min(deadline - now)).await;
                     backoff = (backoff * 2).min(config.max_backoff);
@@ -533,6 +540,7 @@ impl<B: AsideBackend> CacheAside<B> {
         cas: u64,
         why: Won,
         loader: F,
+        epoch: u64,
     ) -> Result<Bytes, Arc<E>>
     where
         F: FnOnce() -> Fut,
@@ -540,8 +548,9 @@ impl<B: AsideBackend> CacheAside<B> {
     {
         match loader().await {
             Ok(value) => {
-                self.store(key, &value, ttl, Some(cas)).await;
-                self.remember(key, &value).await;
+                if self.store(key, &value, ttl, Some(cas)).await {
+                    self.remember(key, &value, epoch).await;
+                }
                 Ok(value)
             }
             Err(error) => {
@@ -567,20 +576,26 @@ impl<B: AsideBackend> CacheAside<B> {
         ttl: Duration,
         cas: Option<u64>,
         loader: F,
+        epoch: u64,
     ) -> Result<Bytes, Arc<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
     {
         let value = loader().await.map_err(Arc::new)?;
-        self.store(key, &value, ttl, cas).await;
-        self.remember(key, &value).await;
+        if self.store(key, &value, ttl, cas).await {
+            self.remember(key, &value, epoch).await;
+        }
         Ok(value)
     }
 
-    async fn remember(&self, key: &Bytes, value: &Bytes) {
+    /// Puts a value read or stored by a load into the near cache, unless a
+    /// write through this handle happened since the load began.
+    async fn remember(&self, key: &Bytes, value: &Bytes, epoch: u64) {
         if let Some(near) = &self.shared.near {
-            near.insert(key.clone(), value.clone()).await;
+            if self.shared.writes.load(Ordering::Acquire) == epoch {
+                near.insert(key.clone(), value.clone()).await;
+            }
         }
     }
 
@@ -605,12 +620,12 @@ impl<B: AsideBackend> CacheAside<B> {
     }
 
     /// `ms <key> T<ttl> [C<cas>]`, best effort: a failure is logged, as the
-    /// caller has its value either way.
-    async fn store(&self, key: &Bytes, value: &Bytes, ttl: Duration, cas: Option<u64>) {
+    /// caller has its value either way. Whether the value was stored.
+    async fn store(&self, key: &Bytes, value: &Bytes, ttl: Duration, cas: Option<u64>) -> bool {
         let request = meta_set(key, value, ttl, cas);
         match self.backend.execute_on(key, request).await {
             Ok(Response::Meta(reply)) => match reply.status {
-                MetaStatus::Hd => {}
+                MetaStatus::Hd => return true,
                 // The item changed or went away since we read it (a write,
                 // a delete): its new state wins over our older load.
                 MetaStatus::Ex | MetaStatus::Nf | MetaStatus::Ns => {
@@ -623,6 +638,7 @@ impl<B: AsideBackend> CacheAside<B> {
             }
             Err(error) => tracing::warn!(%error, "cache-aside store failed"),
         }
+        false
     }
 
     /// Gives a won token back: deletes a placeholder, or re-invalidates a
@@ -656,7 +672,10 @@ impl<B: AsideBackend> CacheAside<B> {
         let key = checked(key.as_ref())?;
         self.forget(&key).await;
         let request = meta_set(&key, &value, ttl, None);
-        match self.backend.execute_on(&key, request).await? {
+        let reply = self.backend.execute_on(&key, request).await;
+        // Again: a load may have begun while the write was on the wire.
+        self.forget(&key).await;
+        match reply? {
             Response::Meta(MetaReply {
                 status: MetaStatus::Hd,
                 ..
@@ -699,7 +718,9 @@ impl<B: AsideBackend> CacheAside<B> {
             },
         });
         let verb = if invalidate { "md I" } else { "md" };
-        match self.backend.execute_on(&key, request).await? {
+        let reply = self.backend.execute_on(&key, request).await;
+        self.forget(&key).await;
+        match reply? {
             Response::Meta(reply) => match reply.status {
                 MetaStatus::Hd => Ok(true),
                 MetaStatus::Nf => Ok(false),
@@ -709,7 +730,14 @@ impl<B: AsideBackend> CacheAside<B> {
         }
     }
 
+    /// Before and after a write through this handle: loads already in
+    /// flight for `key` no longer take new followers (a read that starts
+    /// after the write must not be handed a value loaded before it; the
+    /// old flight's followers retry), and the near cache drops the key.
     async fn forget(&self, key: &[u8]) {
+        self.shared.writes.fetch_add(1, Ordering::AcqRel);
+        // Dropping the sender wakes that flight's followers to retry.
+        drop(self.shared.flights().remove(key));
         if let Some(near) = &self.shared.near {
             near.invalidate(key).await;
         }

@@ -352,3 +352,38 @@ fn ttls_round_up_and_cap_at_thirty_days() {
     assert_eq!(ttl_secs(Duration::from_secs(60)), 60);
     assert_eq!(ttl_secs(Duration::from_secs(400 * 86400)), 2_592_000);
 }
+
+/// A read that starts after a write through the same handle never joins a
+/// load that began before the write (it would be handed the older value).
+#[tokio::test]
+async fn a_read_after_a_write_does_not_join_an_older_load() {
+    let aside = CacheAside::new(Fake::default());
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let before = {
+        let (aside, gate) = (aside.clone(), gate.clone());
+        tokio::spawn(async move {
+            aside
+                .get_or_load("k", Duration::from_secs(60), || async move {
+                    gate.notified().await;
+                    Ok::<_, DbDown>(Bytes::from_static(b"old row"))
+                })
+                .await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while aside.in_flight() == 0 {
+        assert!(Instant::now() < deadline);
+        tokio::task::yield_now().await;
+    }
+    // UPDATE ... ; then drop the key.
+    aside.delete("k").await.unwrap();
+    let after = aside
+        .get_or_load("k", Duration::from_secs(60), || async {
+            Ok::<_, DbDown>(Bytes::from_static(b"new row"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(&after[..], b"new row");
+    gate.notify_one();
+    assert_eq!(&before.await.unwrap().unwrap()[..], b"old row");
+}
