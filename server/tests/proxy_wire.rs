@@ -350,3 +350,75 @@ impl WriteAllChecked for std::net::TcpStream {
         std::io::Write::write_all(self, bytes).unwrap();
     }
 }
+
+#[test]
+fn a_hung_backend_stalls_only_the_requests_routed_to_it() {
+    // A "node" that accepts connections and never answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_addr = hung.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = hung.accept() {
+            conns.push(c);
+            if conns.len() >= 8 {
+                break;
+            }
+        }
+        conns
+    });
+    let mut h = Harness::nodes(1);
+    let mut client = ClientConfig::default();
+    client.request_timeout = std::time::Duration::from_millis(1500);
+    let mut config = h.proxy_config(client);
+    config.membership = ringcache_client::Membership::Static(vec![
+        ringcache_client::Node::new(h.node_addrs[0].to_string()),
+        ringcache_client::Node::new(hung_addr.to_string()),
+    ]);
+    h.start_proxy(config);
+    let routing = h.proxy().client().clone();
+    let key_on = |target: String| {
+        (0..1000)
+            .map(|i| format!("h:{i}"))
+            .find(|k| routing.node_for(k).unwrap() == target)
+            .unwrap()
+    };
+    let (stuck_key, live_key) = (
+        key_on(hung_addr.to_string()),
+        key_on(h.node_addrs[0].to_string()),
+    );
+    let addr = h.proxy_addr();
+    let stuck = std::thread::spawn(move || {
+        let mut s = connect(addr);
+        let start = std::time::Instant::now();
+        let reply = roundtrip(
+            &mut s,
+            format!("get {stuck_key}\r\n").as_bytes(),
+            b"END\r\n",
+        );
+        (reply, start.elapsed())
+    });
+    // Meanwhile other connections are served at once.
+    let mut s = connect(addr);
+    let start = std::time::Instant::now();
+    for _ in 0..20 {
+        let reply = roundtrip(
+            &mut s,
+            format!("set {live_key} 0 0 1\r\nx\r\n").as_bytes(),
+            b"\r\n",
+        );
+        assert_eq!(reply, b"STORED\r\n");
+    }
+    let live = start.elapsed();
+    let (reply, stalled) = stuck.join().unwrap();
+    assert_eq!(reply, b"END\r\n", "the hung node's key times out as a miss");
+    assert!(
+        stalled >= std::time::Duration::from_millis(1400),
+        "{stalled:?}"
+    );
+    assert!(
+        live < stalled,
+        "live requests ({live:?}) did not wait for the hung one ({stalled:?})"
+    );
+    drop(h);
+    drop(held);
+}
