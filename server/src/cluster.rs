@@ -28,6 +28,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::task::Poll;
 
 use clap::Args;
 use tokio::net::TcpListener;
@@ -124,22 +125,32 @@ impl Cluster {
     ///
     /// # Errors
     ///
-    /// A port already taken, zero nodes, or ports past 65535.
+    /// A port already taken, zero nodes, or ports past 65535 (nothing is
+    /// left running then).
     pub async fn start(args: &ClusterArgs) -> Result<Cluster, ClusterError> {
         if args.nodes == 0 {
             return Err(ClusterError::Invalid(
                 "--nodes must be at least 1".to_owned(),
             ));
         }
-        let nodes_stop = CancellationToken::new();
-        let mut nodes = Vec::new();
-        let mut node_tasks = Vec::new();
+        // Bind every port first: a port in use fails the start before
+        // anything runs.
+        let mut listeners = Vec::new();
         for i in 0..args.nodes {
-            let listener = bind(port(args.base_port, i)?).await?;
-            let addr = listener.local_addr().map_err(|source| ClusterError::Bind {
+            listeners.push(bind(port(args.base_port, i)?).await?);
+        }
+        let proxy_listener = bind(port(args.base_port, PROXY_PORT_OFFSET)?).await?;
+        let local = |l: &TcpListener| {
+            l.local_addr().map_err(|source| ClusterError::Bind {
                 addr: "127.0.0.1".to_owned(),
                 source,
-            })?;
+            })
+        };
+        let proxy_addr = local(&proxy_listener)?;
+        let nodes = listeners.iter().map(local).collect::<Result<Vec<_>, _>>()?;
+        let nodes_stop = CancellationToken::new();
+        let mut node_tasks = Vec::new();
+        for (listener, addr) in listeners.into_iter().zip(&nodes) {
             let node = Node::new(NodeConfig {
                 port: addr.port(),
                 memory_mb: args.memory_mb,
@@ -148,7 +159,6 @@ impl Cluster {
             let config = node.serve_config();
             let stop = nodes_stop.clone().cancelled_owned();
             node_tasks.push(tokio::spawn(serve_with(listener, node, config, stop)));
-            nodes.push(addr);
         }
         let mut config = ProxyConfig::with_nodes(nodes.iter().map(ToString::to_string));
         if let Some(ring) = args.ring {
@@ -157,13 +167,6 @@ impl Cluster {
                 crate::proxy::RingArg::Ketama => ringcache_client::Scheme::Ketama,
             });
         }
-        let proxy_listener = bind(port(args.base_port, PROXY_PORT_OFFSET)?).await?;
-        let proxy_addr = proxy_listener
-            .local_addr()
-            .map_err(|source| ClusterError::Bind {
-                addr: "127.0.0.1".to_owned(),
-                source,
-            })?;
         let proxy = match Proxy::start(config).await {
             Ok(proxy) => proxy,
             Err(error) => {
@@ -281,8 +284,16 @@ pub fn run(args: ClusterArgs, shutdown: impl Future<Output = ()> + Send) -> Exit
                 return ExitCode::FAILURE;
             }
         };
+        // Poll the shutdown future once before announcing the endpoints: a
+        // signal future installs its handler on first poll, and a SIGTERM
+        // sent right after the banner must stop us cleanly, not kill us.
+        let mut shutdown = std::pin::pin!(shutdown);
+        let fired =
+            std::future::poll_fn(|cx| Poll::Ready(shutdown.as_mut().poll(cx).is_ready())).await;
         println!("{}", banner(&cluster, metrics));
-        shutdown.await;
+        if !fired {
+            shutdown.await;
+        }
         tracing::info!("shutting down the cluster");
         cluster.shutdown().await;
         tracing::info!("stopped");

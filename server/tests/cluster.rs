@@ -59,6 +59,34 @@ fn in_process_cluster_serves_through_its_proxy_and_stops() {
     );
 }
 
+#[test]
+fn a_port_in_use_fails_the_start_and_leaves_nothing_running() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Take the would-be proxy port (base + 100) of a base whose node ports are free.
+    let (taken, base) = loop {
+        let base = proxy_support::free_port();
+        let Some(proxy_port) = base.checked_add(100) else {
+            continue;
+        };
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", proxy_port)) {
+            break (l, base);
+        }
+    };
+    let mut a = args(2);
+    a.base_port = base;
+    let error = rt.block_on(Cluster::start(&a)).unwrap_err();
+    assert!(error.to_string().contains("cannot listen"), "{error}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", base)).is_err(),
+        "no node was left running"
+    );
+    drop(taken);
+}
+
 /// Spawns the binary and forwards its output lines (stdout and stderr).
 fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ringcache"))

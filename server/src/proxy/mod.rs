@@ -504,6 +504,11 @@ async fn proxy_main(
     let membership = format!("{:?}", config.membership);
     let scheme = config.client.scheme;
     let proxy = Proxy::start(config).await?;
+    // Poll the shutdown future once before announcing the address: a signal
+    // future installs its handler on first poll, and a SIGTERM sent right
+    // after the log line must stop the proxy cleanly, not kill it.
+    let mut shutdown = std::pin::pin!(shutdown);
+    let fired = poll_fn(|cx| Poll::Ready(shutdown.as_mut().poll(cx).is_ready())).await;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         addr = %listener.local_addr()?,
@@ -514,7 +519,9 @@ async fn proxy_main(
     );
     let serve_config = proxy.serve_config();
     serve_with(listener, proxy, serve_config, async move {
-        shutdown.await;
+        if !fired {
+            shutdown.await;
+        }
         tracing::info!("shutting down");
     })
     .await;
