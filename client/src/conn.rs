@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::Error;
+use crate::metrics::ERRORS_TOTAL;
 
 /// Stop taking new jobs while this much is waiting to be written.
 const WRITE_BUFFER_CAP: usize = 256 * 1024;
@@ -59,6 +60,14 @@ pub(crate) struct ConnSettings {
     pub(crate) reconnect_max_backoff: Duration,
     pub(crate) max_in_flight: usize,
     pub(crate) limits: Limits,
+    /// `ringcache_client_in_flight{node}`, shared by the node's connections.
+    pub(crate) in_flight: metrics::Gauge,
+}
+
+impl ConnSettings {
+    fn count_error(&self, kind: &'static str) {
+        metrics::counter!(ERRORS_TOTAL, "node" => self.node.clone(), "kind" => kind).increment(1);
+    }
 }
 
 /// State shared between a [`Conn`] and its task.
@@ -179,6 +188,7 @@ async fn run(settings: Arc<ConnSettings>, shared: Arc<Shared>, mut rx: mpsc::Rec
             }
             Err(error) => {
                 tracing::debug!(node = %settings.node, %error, "connect failed");
+                settings.count_error("connect");
                 if let Some(job) = first.take() {
                     let _ = job.reply.send(Err(error.clone()));
                 }
@@ -233,8 +243,11 @@ async fn serve(
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    // `ringcache_client_in_flight{node}`: +1 when a request is encoded,
+    // -1 just before its caller is answered (or failed).
+    let gauge = &settings.in_flight;
     if let Some(job) = first {
-        enqueue(job, &mut wbuf, &mut in_flight, node);
+        enqueue(job, &mut wbuf, &mut in_flight, node, gauge);
     }
     // Used when nothing is in flight: the timer branch is disabled then.
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
@@ -245,67 +258,78 @@ async fn serve(
             rbuf.reserve(READ_CHUNK);
         }
         tokio::select! {
-            written = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => match written {
-                Ok(0) => {
-                    let e = std::io::Error::new(std::io::ErrorKind::WriteZero, "connection closed");
-                    fail_all(&mut in_flight, &Error::io(node, e));
-                    return End::Broken;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    fail_all(&mut in_flight, &Error::io(node, e));
-                    return End::Broken;
-                }
-            },
-            job = rx.recv(), if can_take => {
-                let Some(job) = job else {
-                    fail_all(&mut in_flight, &Error::Closed);
-                    return End::Closed;
-                };
-                enqueue(job, &mut wbuf, &mut in_flight, node);
-                // Everything already queued joins the same batch (one write).
-                while in_flight.len() < settings.max_in_flight && wbuf.len() < WRITE_BUFFER_CAP {
-                    match rx.try_recv() {
-                        Ok(job) => enqueue(job, &mut wbuf, &mut in_flight, node),
-                        Err(_) => break,
-                    }
-                }
-            }
-            read = rd.read_buf(&mut rbuf) => match read {
-                Ok(0) => {
-                    let e = std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "connection closed by the server",
-                    );
-                    fail_all(&mut in_flight, &Error::io(node, e));
-                    return End::Broken;
-                }
-                Ok(_) => {
-                    if let Err(error) = deliver(&mut rbuf, &mut in_flight, &settings.limits, node) {
-                        tracing::warn!(node, %error, "closing connection");
-                        fail_all(&mut in_flight, &error);
-                        return End::Broken;
-                    }
-                }
-                Err(e) => {
-                    fail_all(&mut in_flight, &Error::io(node, e));
-                    return End::Broken;
-                }
-            },
+            // Late requests first: a connection whose oldest request
+            // timed out must not take new ones. Then replies, then writes,
+            // then new work.
+            biased;
             () = sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
                 // The oldest request is late. Its reply may still come, and
                 // would then be taken for the next request's: the FIFO is
                 // poisoned, close the connection.
                 tracing::debug!(node, in_flight = in_flight.len(), "request timed out, closing connection");
-                fail_all(&mut in_flight, &Error::timeout(node));
+                fail_all(&mut in_flight, gauge, &Error::timeout(node));
                 return End::Broken;
+            }
+            read = rd.read_buf(&mut rbuf) => match read {
+                Ok(0) => {
+                    settings.count_error("closed");
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed by the server",
+                    );
+                    fail_all(&mut in_flight, gauge, &Error::io(node, e));
+                    return End::Broken;
+                }
+                Ok(_) => {
+                    if let Err(error) = deliver(&mut rbuf, &mut in_flight, &settings.limits, node, gauge) {
+                        tracing::warn!(node, %error, "closing connection");
+                        fail_all(&mut in_flight, gauge, &error);
+                        return End::Broken;
+                    }
+                }
+                Err(e) => {
+                    fail_all(&mut in_flight, gauge, &Error::io(node, e));
+                    return End::Broken;
+                }
+            },
+            written = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => match written {
+                Ok(0) => {
+                    let e = std::io::Error::new(std::io::ErrorKind::WriteZero, "connection closed");
+                    fail_all(&mut in_flight, gauge, &Error::io(node, e));
+                    return End::Broken;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    fail_all(&mut in_flight, gauge, &Error::io(node, e));
+                    return End::Broken;
+                }
+            },
+            job = rx.recv(), if can_take => {
+                let Some(job) = job else {
+                    fail_all(&mut in_flight, gauge, &Error::Closed);
+                    return End::Closed;
+                };
+                enqueue(job, &mut wbuf, &mut in_flight, node, gauge);
+                // Everything already queued joins the same batch (one write).
+                while in_flight.len() < settings.max_in_flight && wbuf.len() < WRITE_BUFFER_CAP {
+                    match rx.try_recv() {
+                        Ok(job) => enqueue(job, &mut wbuf, &mut in_flight, node, gauge),
+                        Err(_) => break,
+                    }
+                }
             }
         }
     }
 }
 
 /// Encodes `job` into the write buffer unless its caller is gone or late.
-fn enqueue(job: Job, wbuf: &mut BytesMut, in_flight: &mut VecDeque<InFlight>, node: &str) {
+fn enqueue(
+    job: Job,
+    wbuf: &mut BytesMut,
+    in_flight: &mut VecDeque<InFlight>,
+    node: &str,
+    gauge: &metrics::Gauge,
+) {
     if job.reply.is_closed() {
         return;
     }
@@ -320,6 +344,7 @@ fn enqueue(job: Job, wbuf: &mut BytesMut, in_flight: &mut VecDeque<InFlight>, no
         return;
     };
     encode_request(&job.request, wbuf);
+    gauge.increment(1.0);
     in_flight.push_back(InFlight {
         command,
         reply: job.reply,
@@ -333,11 +358,13 @@ fn deliver(
     in_flight: &mut VecDeque<InFlight>,
     limits: &Limits,
     node: &str,
+    gauge: &metrics::Gauge,
 ) -> Result<(), Error> {
     while let Some(front) = in_flight.front() {
         match parse_response(rbuf, front.command, limits) {
             Ok(Some((response, _))) => {
                 if let Some(done) = in_flight.pop_front() {
+                    gauge.decrement(1.0);
                     let _ = done.reply.send(Ok(response));
                 }
             }
@@ -355,7 +382,8 @@ fn deliver(
     }
 }
 
-fn fail_all(in_flight: &mut VecDeque<InFlight>, error: &Error) {
+fn fail_all(in_flight: &mut VecDeque<InFlight>, gauge: &metrics::Gauge, error: &Error) {
+    gauge.decrement(in_flight.len() as f64);
     for f in in_flight.drain(..) {
         let _ = f.reply.send(Err(error.clone()));
     }

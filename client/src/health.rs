@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use crate::config::{Config, FailurePolicy};
 use crate::error::Error;
 use crate::metrics::{
-    EJECTED_NODES, EJECTIONS_REFUSED_TOTAL, EJECTIONS_TOTAL, PROBES_TOTAL, RETURNS_TOTAL,
+    EJECTED, EJECTED_NODES, EJECTIONS_REFUSED_TOTAL, EJECTIONS_TOTAL, PROBES_TOTAL, RETURNS_TOTAL,
 };
 use crate::pool::NodeInner;
 
@@ -154,6 +154,7 @@ impl Coordinator {
         counts.ejected += 1;
         metrics::gauge!(EJECTED_NODES).set(counts.ejected as f64);
         drop(counts);
+        metrics::gauge!(EJECTED, "node" => name.to_owned()).set(1.0);
         tracing::warn!(node = name, failures, policy = ?self.policy, "node ejected");
         metrics::counter!(EJECTIONS_TOTAL, "node" => name.to_owned()).increment(1);
         self.runtime.spawn(probe_until_back(Arc::downgrade(node)));
@@ -173,6 +174,7 @@ impl Coordinator {
         counts.ejected = counts.ejected.saturating_sub(1);
         metrics::gauge!(EJECTED_NODES).set(counts.ejected as f64);
         drop(counts);
+        metrics::gauge!(EJECTED, "node" => name.to_owned()).set(0.0);
         node.reconnect_now();
         tracing::info!(node = name, "node back after a successful probe");
         metrics::counter!(RETURNS_TOTAL, "node" => name.to_owned()).increment(1);
@@ -190,6 +192,7 @@ impl Coordinator {
         if node.health.ejected.swap(false, Ordering::AcqRel) {
             counts.ejected = counts.ejected.saturating_sub(1);
             metrics::gauge!(EJECTED_NODES).set(counts.ejected as f64);
+            metrics::gauge!(EJECTED, "node" => node.node.name().to_owned()).set(0.0);
         }
     }
 

@@ -8,6 +8,9 @@
 //! |---|---|---|---|
 //! | `ringcache_client_requests_total` | counter | `node`, `status` | requests by outcome: `ok`, `server_error`, `timeout`, `io_error`, `protocol_error`, `overloaded`, `down`, `error` |
 //! | `ringcache_client_request_duration_seconds` | histogram | `node` | time from queueing to reply |
+//! | `ringcache_client_errors_total` | counter | `node`, `kind` | connection-level failures: `connect` (a connect failed or timed out), `closed` (the node closed an open connection) |
+//! | `ringcache_client_in_flight` | gauge | `node` | requests written (or about to be) and not yet answered |
+//! | `ringcache_client_ejected` | gauge | `node` | 1 while the node is ejected, else 0 |
 //! | `ringcache_client_ejections_total` | counter | `node` | nodes taken out after consecutive failures |
 //! | `ringcache_client_ejections_refused_total` | counter | `node` | ejections refused by the max ejected share |
 //! | `ringcache_client_returns_total` | counter | `node` | nodes back after a successful probe |
@@ -25,6 +28,9 @@ use crate::error::Error;
 
 pub(crate) const REQUESTS_TOTAL: &str = "ringcache_client_requests_total";
 pub(crate) const REQUEST_DURATION: &str = "ringcache_client_request_duration_seconds";
+pub(crate) const ERRORS_TOTAL: &str = "ringcache_client_errors_total";
+pub(crate) const IN_FLIGHT: &str = "ringcache_client_in_flight";
+pub(crate) const EJECTED: &str = "ringcache_client_ejected";
 pub(crate) const EJECTIONS_TOTAL: &str = "ringcache_client_ejections_total";
 pub(crate) const EJECTIONS_REFUSED_TOTAL: &str = "ringcache_client_ejections_refused_total";
 pub(crate) const RETURNS_TOTAL: &str = "ringcache_client_returns_total";
@@ -43,6 +49,18 @@ pub fn describe_metrics() {
         REQUEST_DURATION,
         Unit::Seconds,
         "Client request latency by node, queueing included."
+    );
+    describe_counter!(
+        ERRORS_TOTAL,
+        "Connection-level failures by node and kind (connect, closed)."
+    );
+    describe_gauge!(
+        IN_FLIGHT,
+        "Requests written to a node and not yet answered."
+    );
+    describe_gauge!(
+        EJECTED,
+        "1 while the node is ejected, 0 while it serves its keys."
     );
     describe_counter!(
         EJECTIONS_TOTAL,

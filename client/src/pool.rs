@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::conn::{is_pipelinable, Conn, ConnSettings, Job};
 use crate::error::Error;
 use crate::health::{Coordinator, Health, NodeState};
-use crate::metrics::{NodeMetrics, Status};
+use crate::metrics::{NodeMetrics, Status, EJECTED, IN_FLIGHT};
 
 /// A cache node as the client holds it: its name and weight, a small pool
 /// of pipelined connections ([`Config::connections_per_node`]) and its
@@ -70,7 +70,9 @@ impl NodeHandle {
             reconnect_max_backoff: config.reconnect_max_backoff.max(config.reconnect_backoff),
             max_in_flight: config.max_in_flight,
             limits: Limits::default().max_item_size(config.max_item_size),
+            in_flight: metrics::gauge!(IN_FLIGHT, "node" => node.name().to_owned()),
         });
+        metrics::gauge!(EJECTED, "node" => node.name().to_owned()).set(0.0);
         let conns = (0..config.connections_per_node)
             .map(|_| Conn::spawn(Arc::clone(&settings), config.queue_depth, runtime))
             .collect();

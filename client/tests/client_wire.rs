@@ -170,6 +170,11 @@ fn requests_are_counted_per_node_and_status() {
         "{text}"
     );
     assert!(text.contains("ringcache_client_ring_nodes 1"), "{text}");
+    // per-node gauges: nothing left in flight, not ejected
+    for gauge in ["ringcache_client_in_flight", "ringcache_client_ejected"] {
+        let line = format!("{gauge}{{node=\"{}\"}} 0", node.name());
+        assert!(text.contains(&line), "{line} in {text}");
+    }
     drop(client);
     runtime.block_on(async move {
         let mut node = node;
