@@ -6,7 +6,9 @@ use std::time::Duration;
 use ringcache_ring::{Node, Scheme};
 use serde::Deserialize;
 
+use crate::auth::Credentials;
 use crate::error::Error;
+use crate::tls::TlsConfig;
 use crate::Client;
 
 /// What the client does with a node that failed
@@ -84,6 +86,11 @@ pub struct Config {
     pub max_ejected_share: f64,
     /// Largest value accepted in a reply (memcached's `-I`). Default: 1 MiB.
     pub max_item_size: usize,
+    /// TLS to the nodes. Default: none (plain TCP).
+    pub tls: Option<TlsConfig>,
+    /// memcached `-Y` credentials, sent on every new connection. Default:
+    /// none.
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for Config {
@@ -105,6 +112,8 @@ impl Default for Config {
             probe_max_interval: Duration::from_secs(30),
             max_ejected_share: 0.5,
             max_item_size: 1024 * 1024,
+            tls: None,
+            credentials: None,
         }
     }
 }
@@ -236,6 +245,9 @@ impl Config {
     /// [`Error::Config`] naming the first bad field.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |what: &str| Err(Error::Config(what.to_owned()));
+        if let Some(credentials) = &self.credentials {
+            credentials.check()?;
+        }
         if self.connections_per_node == 0 {
             return bad("connections_per_node must be at least 1");
         }
@@ -373,6 +385,21 @@ impl ClientBuilder {
         /// Largest value accepted in a reply. Default 1 MiB.
         max_item_size: usize
     );
+
+    /// Connects to the nodes over TLS ([`TlsConfig`]). Default: plain TCP.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
+    /// Authenticates every new connection with memcached's text-protocol
+    /// authentication (the nodes' `-Y`) before any request is sent. Checked
+    /// by [`build`](ClientBuilder::build): neither may be empty or hold a
+    /// space or line break.
+    pub fn credentials(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.config.credentials = Some(Credentials::new(user, password));
+        self
+    }
 
     /// The configuration so far.
     pub fn config(&self) -> &Config {

@@ -25,13 +25,13 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ringcache_protocol::{encode_request, parse_response, Command, Limits, Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::Error;
 use crate::metrics::ERRORS_TOTAL;
+use crate::tls::{Dialer, NodeStream};
 
 /// Stop taking new jobs while this much is waiting to be written.
 const WRITE_BUFFER_CAP: usize = 256 * 1024;
@@ -55,7 +55,8 @@ pub(crate) struct Job {
 #[derive(Debug)]
 pub(crate) struct ConnSettings {
     pub(crate) node: String,
-    pub(crate) connect_timeout: Duration,
+    /// Connect timeout, TLS and credentials.
+    pub(crate) dialer: Dialer,
     pub(crate) reconnect_backoff: Duration,
     pub(crate) reconnect_max_backoff: Duration,
     pub(crate) max_in_flight: usize,
@@ -217,29 +218,39 @@ async fn run(settings: Arc<ConnSettings>, shared: Arc<Shared>, mut rx: mpsc::Rec
     }
 }
 
-async fn connect(settings: &ConnSettings) -> Result<TcpStream, Error> {
-    let node = &settings.node;
-    match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(node.as_str())).await {
-        Ok(Ok(stream)) => {
-            // Requests are batched by the task already; Nagle would only
-            // add latency to the last write of a batch.
-            stream.set_nodelay(true).map_err(|e| Error::io(node, e))?;
-            Ok(stream)
+/// TCP connect (TLS handshake, authentication) within the connect timeout.
+async fn connect(settings: &ConnSettings) -> Result<NodeStream, Error> {
+    settings.dialer.dial(&settings.node).await
+}
+
+/// Runs one connected session until it breaks or every `Conn` is dropped:
+/// the same loop over plain TCP (split without a lock) and TLS.
+async fn serve(
+    settings: &ConnSettings,
+    stream: NodeStream,
+    first: Option<Job>,
+    rx: &mut mpsc::Receiver<Job>,
+) -> End {
+    match stream {
+        NodeStream::Plain(mut tcp) => {
+            let (rd, wr) = tcp.split();
+            serve_halves(settings, rd, wr, first, rx).await
         }
-        Ok(Err(e)) => Err(Error::io(node, e)),
-        Err(_) => Err(Error::timeout(node)),
+        NodeStream::Tls(tls) => {
+            let (rd, wr) = tokio::io::split(tls);
+            serve_halves(settings, rd, wr, first, rx).await
+        }
     }
 }
 
-/// Runs one connected session until it breaks or every `Conn` is dropped.
-async fn serve(
+async fn serve_halves<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     settings: &ConnSettings,
-    mut stream: TcpStream,
+    mut rd: R,
+    mut wr: W,
     first: Option<Job>,
     rx: &mut mpsc::Receiver<Job>,
 ) -> End {
     let node = settings.node.as_str();
-    let (mut rd, mut wr) = stream.split();
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();

@@ -21,8 +21,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ringcache_protocol::{parse_response, Command, Limits, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{Config, FailurePolicy};
 use crate::error::Error;
@@ -85,7 +84,8 @@ pub(crate) struct Coordinator {
     max_share: f64,
     probe_interval: Duration,
     probe_max_interval: Duration,
-    connect_timeout: Duration,
+    /// Probes dial as connections do (TLS, credentials).
+    dialer: crate::tls::Dialer,
     request_timeout: Duration,
     counts: Mutex<Counts>,
     runtime: tokio::runtime::Handle,
@@ -99,7 +99,7 @@ impl Coordinator {
             max_share: config.max_ejected_share,
             probe_interval: config.probe_interval,
             probe_max_interval: config.probe_max_interval.max(config.probe_interval),
-            connect_timeout: config.connect_timeout,
+            dialer: crate::tls::Dialer::new(config),
             request_timeout: config.request_timeout,
             counts: Mutex::new(Counts::default()),
             runtime,
@@ -199,17 +199,17 @@ impl Coordinator {
     /// `version` on a fresh connection, within the connect and request
     /// timeouts.
     async fn probe(&self, address: &str) -> Result<(), Error> {
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(address))
-            .await
-            .map_err(|_| Error::timeout(address))?
-            .map_err(|e| Error::io(address, e))?;
+        let stream = self.dialer.dial(address).await?;
         tokio::time::timeout(self.request_timeout, version(stream, address))
             .await
             .map_err(|_| Error::timeout(address))?
     }
 }
 
-async fn version(mut stream: TcpStream, address: &str) -> Result<(), Error> {
+async fn version<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    address: &str,
+) -> Result<(), Error> {
     stream
         .write_all(b"version\r\n")
         .await

@@ -86,12 +86,16 @@
 //! - Membership sources (file, DNS), cache-aside helpers and the near
 //!   cache live in their own modules (issue 4, second part); they build on
 //!   [`Client::set_nodes`], [`Client::execute_on`] and [`NodeHandle::call`].
-//! - The binary protocol, SASL, TLS, UDP; replication (writes go to one
+//! - TLS ([`TlsConfig`], `tls.rs`) and memcached's `-Y` authentication
+//!   ([`ClientBuilder::credentials`], `auth.rs`) are in; see
+//!   `docs/security.md`.
+//! - The binary protocol, SASL, UDP; replication (writes go to one
 //!   node); retries (the caller decides, see [`Error::is_retryable`]).
 //! - Meta-protocol typed methods (leases, stale-while-revalidate): send
 //!   them raw through [`Client::execute_on`] (never with `q`).
 
 mod aside;
+mod auth;
 mod config;
 mod conn;
 mod error;
@@ -103,6 +107,7 @@ mod near;
 mod ops;
 mod pool;
 mod route;
+mod tls;
 mod topology;
 
 use std::sync::{Arc, Mutex};
@@ -110,6 +115,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 pub use crate::aside::{AsideBackend, AsideError, CacheAside, CacheAsideBuilder};
+pub use crate::auth::Credentials;
 pub use crate::config::{ClientBuilder, Config, FailurePolicy};
 pub use crate::error::Error;
 pub use crate::health::NodeState;
@@ -122,6 +128,7 @@ pub use crate::ops::{
     CasOutcome, DeleteOutcome, GetMany, Item, NodeFailure, StoreMode, StoreOutcome, TouchOutcome,
 };
 pub use crate::pool::NodeHandle;
+pub use crate::tls::TlsConfig;
 pub use crate::topology::RingChange;
 pub use ringcache_ring::{Node, Scheme};
 

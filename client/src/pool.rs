@@ -65,7 +65,7 @@ impl NodeHandle {
     ) -> NodeHandle {
         let settings = Arc::new(ConnSettings {
             node: node.name().to_owned(),
-            connect_timeout: config.connect_timeout,
+            dialer: crate::tls::Dialer::new(config),
             reconnect_backoff: config.reconnect_backoff,
             reconnect_max_backoff: config.reconnect_max_backoff.max(config.reconnect_backoff),
             max_in_flight: config.max_in_flight,
