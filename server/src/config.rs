@@ -96,6 +96,9 @@ pub struct NodeArgs {
     /// Verbose logging (-v, -vv).
     #[arg(short = 'v', long = "verbose", action = ArgAction::Count)]
     pub verbose: u8,
+    /// TLS (-Z, --tls-*) and authentication (-Y).
+    #[command(flatten)]
+    pub security: crate::tls::SecurityArgs,
 }
 
 /// The node's resolved configuration.
@@ -123,6 +126,10 @@ pub struct NodeConfig {
     pub metrics: Option<SocketAddr>,
     /// `-v` count.
     pub verbose: u8,
+    /// TLS on the listener (`-Z`); off by default.
+    pub tls: Option<crate::tls::ServerTls>,
+    /// `-Y`: the auth file; off by default.
+    pub auth: Option<std::sync::Arc<crate::auth::AuthFile>>,
 }
 
 impl Default for NodeConfig {
@@ -139,6 +146,8 @@ impl Default for NodeConfig {
             eviction: Eviction::TinyLfu,
             metrics: None,
             verbose: 0,
+            tls: None,
+            auth: None,
         }
     }
 }
@@ -261,6 +270,7 @@ impl NodeArgs {
             ));
         }
         let mut idle = self.idle_timeout;
+        let mut ssl_opts = Vec::new();
         for opts in &self.extended {
             for opt in opts.split(',').map(str::trim).filter(|o| !o.is_empty()) {
                 let (name, value) = opt.split_once('=').unwrap_or((opt, ""));
@@ -272,14 +282,21 @@ impl NodeArgs {
                     }
                     // Our only behaviour past -c: reply and close.
                     "maxconns_fast" => {}
+                    "ssl_chain_cert" | "ssl_key" | "ssl_ca_cert" | "ssl_verify_mode" => {
+                        ssl_opts.push((name.to_owned(), value.to_owned()));
+                    }
                     _ => {
                         return Err(ConfigError::Invalid(format!(
-                            "Illegal suboption \"{opt}\" (ringcache understands idle_timeout=N and maxconns_fast)"
+                            "Illegal suboption \"{opt}\" (ringcache understands idle_timeout=N, maxconns_fast, ssl_chain_cert, ssl_key, ssl_ca_cert, ssl_verify_mode)"
                         )))
                     }
                 }
             }
         }
+        let security = self
+            .security
+            .resolve(&ssl_opts)
+            .map_err(ConfigError::Invalid)?;
         Ok(NodeConfig {
             port: self.port,
             listen: self.listen.clone(),
@@ -295,6 +312,8 @@ impl NodeArgs {
             },
             metrics: self.metrics,
             verbose: self.verbose,
+            tls: security.tls,
+            auth: security.auth,
         })
     }
 }

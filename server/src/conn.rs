@@ -1,5 +1,5 @@
 //! One client connection: the only place that reads or writes a
-//! `TcpStream`.
+//! client's stream, plain TCP or TLS ([`Stream`]: one loop for both).
 //!
 //! ```text
 //!   socket ──read──▶ rbuf (BytesMut, ≤ Limits::max_frame)
@@ -27,7 +27,10 @@
 //!   and `shutdown` flush the replies so far and close.
 //! - On shutdown the current batch is finished and written; the connection
 //!   ends at its next read.
+//! - With an auth file (`-Y`), input goes through the [`auth::Gate`]
+//!   instead of the decoder until the connection has authenticated.
 
+use std::future::Future;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -36,11 +39,11 @@ use bytes::BytesMut;
 use ringcache_protocol::{
     encode_response, Command, Reason, Request, RequestDecoder, Response, Value,
 };
-use tokio::io::AsyncWriteExt;
-use tokio::io::Interest;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth;
 use crate::exec::Execute;
 use crate::listener::{Activity, ConnStats};
 use crate::store::now_unix;
@@ -55,26 +58,57 @@ pub(crate) const WRITE_BOUNDARY: usize = 64 * 1024;
 /// Initial read-buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// A client connection's byte stream: plain TCP, or TLS over TCP.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {
+    /// One read into `rbuf`'s spare capacity (which the caller keeps
+    /// non-zero); `Ok(0)` at end of input.
+    fn read_chunk<'a>(
+        &'a mut self,
+        rbuf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+}
+
+impl Stream for TcpStream {
+    fn read_chunk<'a>(
+        &'a mut self,
+        rbuf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        read_once(self, rbuf)
+    }
+}
+
+impl Stream for tokio_rustls::server::TlsStream<TcpStream> {
+    fn read_chunk<'a>(
+        &'a mut self,
+        rbuf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        // rustls decrypts from its own buffer: the readiness trick of
+        // `read_once` does not apply.
+        self.read_buf(rbuf)
+    }
+}
+
 /// Serves one connection until the peer closes, a closing request, an I/O
 /// error, the idle timeout, or shutdown.
 ///
 /// # Errors
 ///
 /// I/O errors on the socket; they end only this connection.
-pub(crate) async fn run<E: Execute>(
-    mut stream: TcpStream,
+pub(crate) async fn run<E: Execute, S: Stream>(
+    mut stream: S,
     exec: &E,
     config: &ServeConfig,
     shutdown: CancellationToken,
     activity: &Activity,
 ) -> io::Result<()> {
-    let _ = stream.set_nodelay(true);
     let limits = config.limits;
     let max_frame = limits.max_frame();
     let mut decoder = RequestDecoder::new(limits);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let stats = &config.conn_stats;
+    let mut authenticated = config.auth.is_none();
+    let mut gate = auth::Gate::default();
     loop {
         // Execute every complete frame, up to MAX_BATCH or WRITE_BOUNDARY.
         let mut executed = 0;
@@ -85,6 +119,27 @@ pub(crate) async fn run<E: Execute>(
         let mut sent_mark = 0;
         activity.busy.store(true, Ordering::Relaxed);
         while executed < MAX_BATCH && wbuf.len() < WRITE_BOUNDARY {
+            if let (false, Some(file)) = (authenticated, &config.auth) {
+                match gate.step(&mut rbuf, file, max_frame) {
+                    None => {
+                        drained = true;
+                        break;
+                    }
+                    Some(auth::Step::Close) => {
+                        close = true;
+                        break;
+                    }
+                    Some(auth::Step::Reply(line, ok)) => {
+                        // Until it authenticates, a connection's replies of
+                        // one batch overwrite each other (auth.rs).
+                        wbuf.clear();
+                        wbuf.extend_from_slice(line);
+                        authenticated = ok;
+                        executed += 1;
+                        continue;
+                    }
+                }
+            }
             let request = match decoder.decode(&mut rbuf) {
                 Ok(Some(request)) => request,
                 Ok(None) => {
@@ -190,8 +245,8 @@ fn reply_len(values: &[Value]) -> usize {
 /// never builds one huge buffer (the values themselves are shared with the
 /// store, not copied). Each value is encoded by the protocol crate as a
 /// one-value reply whose `END` is cut off; the `END` comes once, last.
-async fn write_values(
-    stream: &mut TcpStream,
+async fn write_values<S: Stream>(
+    stream: &mut S,
     wbuf: &mut BytesMut,
     values: &[Value],
     stats: &ConnStats,
@@ -230,14 +285,14 @@ fn culls_pending_replies(request: &Request) -> bool {
 }
 
 /// Reads once, or `None` when the idle timeout passes first.
-async fn read_with_idle(
-    stream: &mut TcpStream,
+async fn read_with_idle<S: Stream>(
+    stream: &mut S,
     rbuf: &mut BytesMut,
     idle: Option<Duration>,
 ) -> io::Result<Option<usize>> {
     match idle {
-        None => read_once(stream, rbuf).await.map(Some),
-        Some(idle) => match tokio::time::timeout(idle, read_once(stream, rbuf)).await {
+        None => stream.read_chunk(rbuf).await.map(Some),
+        Some(idle) => match tokio::time::timeout(idle, stream.read_chunk(rbuf)).await {
             Ok(read) => read.map(Some),
             Err(_) => Ok(None),
         },

@@ -22,6 +22,8 @@
 //! - `store/`: [`store::Store`] on moka: items, exptime rules
 //!   (`store/expiry.rs`), counters (`store/stats.rs`).
 //! - `shutdown.rs`: cancellation token + task tracker, with a deadline.
+//! - [`tls`]: TLS on the listener (`-Z`, `--tls-cert`...); [`auth`]:
+//!   memcached's text-protocol authentication (`-Y FILE`).
 //! - [`config`]: the command line; [`metrics`]: metric names.
 //! - `bin/ringcache.rs`: `main`: CLI, runtime, logging, signals, exporter.
 //! - [`proxy`]: `ringcache proxy`, a node whose executor is the client;
@@ -52,8 +54,9 @@
 //!
 //! # Left out (for now)
 //!
-//! - UDP (`-U` other than 0 is refused), unix sockets, TLS, SASL, the
-//!   binary protocol; `-l` takes one address.
+//! - UDP (`-U` other than 0 is refused), unix sockets, SASL, the binary
+//!   protocol; `-l` takes one address. TLS and `-Y` are in, see
+//!   `docs/security.md`.
 //! - Slab machinery: `stats slabs`/`items`/`sizes` answer as memcached
 //!   does with no slab classes; slab, hash-table and LRU-crawler fields in
 //!   `stats` keep memcached's names with constant values.
@@ -67,6 +70,7 @@
 //!   (`store::ENTRY_OVERHEAD`), against memcached's ~56, so small items
 //!   fit fewer per megabyte of `-m`.
 
+pub mod auth;
 pub mod cluster;
 pub mod config;
 mod conn;
@@ -76,6 +80,7 @@ pub mod metrics;
 pub mod proxy;
 mod shutdown;
 pub mod store;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -102,6 +107,11 @@ pub struct ServeConfig {
     pub shutdown_deadline: Duration,
     /// Connection counters (shared with the executor's `stats`).
     pub conn_stats: Arc<ConnStats>,
+    /// TLS on every accepted connection (`-Z`); `None`: plain TCP.
+    pub tls: Option<tls::ServerTls>,
+    /// memcached's `-Y`: nothing but authentication is served until a
+    /// connection authenticates.
+    pub auth: Option<Arc<auth::AuthFile>>,
 }
 
 impl Default for ServeConfig {
@@ -112,6 +122,8 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             shutdown_deadline: Duration::from_secs(5),
             conn_stats: Arc::new(ConnStats::default()),
+            tls: None,
+            auth: None,
         }
     }
 }
@@ -127,6 +139,8 @@ impl Node {
             limits: Limits::default().max_item_size(config.max_item_size),
             shutdown_deadline: Duration::from_secs(5),
             conn_stats: self.conn_stats(),
+            tls: config.tls.clone(),
+            auth: config.auth.clone(),
         }
     }
 }

@@ -16,6 +16,10 @@
 //! is taken *after* `accept` (a `try_acquire` that never waits), not before
 //! as mini-redis does; a refused client still gets its error line.
 //!
+//! With TLS, each connection's task runs the handshake (under a timeout)
+//! before the connection loop; a failed handshake ends that connection
+//! only and counts in `tls_handshake_errors`.
+//!
 //! Accept errors (EMFILE, ENFILE, ECONNABORTED...) are logged, backed off
 //! (10 ms doubling to 1 s, cut short when one of our connections closes and
 //! frees a descriptor) and retried; a cache node never exits over them.
@@ -36,6 +40,7 @@ use crate::metrics;
 use crate::shutdown::Shutdown;
 use crate::store::now_unix;
 use crate::store::stats::Counter;
+use crate::tls;
 use crate::ServeConfig;
 
 /// Connection counters shown by `stats` (`curr_connections`,
@@ -50,6 +55,8 @@ pub struct ConnStats {
     pub(crate) bytes_written: Counter,
     /// Batches cut short by the per-batch request cap (`conn_yields`).
     pub(crate) yields: Counter,
+    /// TLS handshakes that failed or timed out (`ssl_handshake_errors`).
+    pub(crate) tls_handshake_errors: Counter,
     /// Open connections by id (the socket's file descriptor, as memcached
     /// numbers them). Locked only when a connection opens or closes and by
     /// `stats conns`.
@@ -99,6 +106,11 @@ impl ConnStats {
     /// are not included, as in memcached.
     pub fn total(&self) -> u64 {
         self.total.get()
+    }
+
+    /// TLS handshakes that failed or timed out since start.
+    pub fn tls_handshake_errors(&self) -> u64 {
+        self.tls_handshake_errors.get()
     }
 
     pub(crate) fn reset(&self) {
@@ -237,7 +249,25 @@ pub(crate) async fn run<E: Execute>(
         shutdown.tracker().spawn(async move {
             let _permit = permit;
             let _guard = guard;
-            if let Err(error) = conn::run(stream, &*exec, &config, token, &activity).await {
+            let _ = stream.set_nodelay(true);
+            let result = match &config.tls {
+                None => conn::run(stream, &*exec, &config, token, &activity).await,
+                Some(server_tls) => {
+                    let handshake = tokio::select! {
+                        () = token.cancelled() => return,
+                        handshake = tls::handshake(server_tls, stream) => handshake,
+                    };
+                    match handshake {
+                        Ok(stream) => conn::run(stream, &*exec, &config, token, &activity).await,
+                        Err(error) => {
+                            config.conn_stats.tls_handshake_errors.incr();
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
