@@ -91,6 +91,12 @@ pub struct ProxyArgs {
     /// Verbose logging (-v, -vv).
     #[arg(short = 'v', long = "verbose", action = ArgAction::Count)]
     pub verbose: u8,
+    /// TLS (-Z with --tls-cert...) and authentication (-Y) on the listener.
+    #[command(flatten)]
+    pub security: crate::tls::SecurityArgs,
+    /// TLS and credentials towards the nodes (--backend-*).
+    #[command(flatten)]
+    pub backend: crate::tls::BackendArgs,
 }
 
 /// The proxy's resolved configuration.
@@ -112,6 +118,8 @@ pub struct ProxyConfig {
     pub metrics: Option<SocketAddr>,
     /// `-v` count.
     pub verbose: u8,
+    /// TLS and authentication on the listener; off by default.
+    pub security: crate::tls::Security,
 }
 
 impl ProxyConfig {
@@ -128,6 +136,7 @@ impl ProxyConfig {
             threads: 4,
             metrics: None,
             verbose: 0,
+            security: crate::tls::Security::default(),
         }
     }
 
@@ -211,6 +220,10 @@ impl ProxyArgs {
                 "Maximum connections must be greater than 0".to_owned(),
             ));
         }
+        self.backend
+            .apply(&mut client)
+            .map_err(ConfigError::Invalid)?;
+        let security = self.security.resolve(&[]).map_err(ConfigError::Invalid)?;
         Ok(ProxyConfig {
             listen: self.listen.clone(),
             port: self.port,
@@ -220,6 +233,7 @@ impl ProxyArgs {
             threads: self.threads,
             metrics: self.metrics,
             verbose: self.verbose,
+            security,
         })
     }
 }

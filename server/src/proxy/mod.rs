@@ -158,6 +158,8 @@ struct ProxyInner {
     conns: Arc<ConnStats>,
     commands: CommandCounters,
     max_conns: usize,
+    /// TLS and authentication on the listener.
+    security: crate::tls::Security,
     /// Kept for its lifetime: dropping it stops the membership watch.
     watcher: Mutex<Option<MembershipWatcher>>,
 }
@@ -188,6 +190,7 @@ impl Proxy {
                 conns: Arc::new(ConnStats::default()),
                 commands: CommandCounters::default(),
                 max_conns: config.max_conns,
+                security: config.security.clone(),
                 watcher: Mutex::new(watcher),
             }),
         })
@@ -214,6 +217,8 @@ impl Proxy {
             limits: Limits::default().max_item_size(self.inner.client.config().max_item_size),
             shutdown_deadline: Duration::from_secs(5),
             conn_stats: Arc::clone(&self.inner.conns),
+            tls: self.inner.security.tls.clone(),
+            auth: self.inner.security.auth.clone(),
         }
     }
 
