@@ -122,6 +122,16 @@ impl Node {
         &self.inner.store
     }
 
+    /// Time since the node started (`uptime`).
+    pub(crate) fn uptime(&self) -> std::time::Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// The node's request-path metric handles.
+    pub(crate) fn commands(&self) -> &metrics::CommandCounters {
+        &self.inner.commands
+    }
+
     async fn get(&self, get: &Get, with_cas: bool) -> Response {
         let store = self.store();
         let stats = store.stats();
@@ -401,9 +411,11 @@ impl Node {
 
 impl Execute for Node {
     async fn execute(&self, request: &Request) -> Response {
-        let command = request.command();
+        let started = Instant::now();
         let response = self.execute_inner(request).await;
-        self.inner.commands.record(command, &response);
+        self.inner
+            .commands
+            .record_request(request, &response, started);
         response
     }
 }

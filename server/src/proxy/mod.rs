@@ -446,8 +446,11 @@ impl Proxy {
 impl Execute for Proxy {
     async fn execute(&self, request: &Request) -> Response {
         self.stats().requests.incr();
+        let started = std::time::Instant::now();
         let response = self.execute_inner(request).await;
-        self.inner.commands.record(request.command(), &response);
+        self.inner
+            .commands
+            .record_request(request, &response, started);
         response
     }
 }

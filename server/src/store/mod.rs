@@ -294,6 +294,7 @@ impl Store {
     pub fn new(config: &StoreConfig) -> Self {
         let stats = Stats::default();
         let evictions = stats.evictions_handle();
+        let expirations = stats.expirations_handle();
         let policy = match config.eviction {
             Eviction::TinyLfu => EvictionPolicy::tiny_lfu(),
             Eviction::Lru => EvictionPolicy::lru(),
@@ -318,9 +319,11 @@ impl Store {
             .eviction_policy(policy)
             .expire_after(expiry::ItemExpiry)
             .eviction_listener(move |_key, _item, cause| {
-                if cause == RemovalCause::Size {
-                    evictions.fetch_add(1, Ordering::Relaxed);
-                }
+                match cause {
+                    RemovalCause::Size => evictions.fetch_add(1, Ordering::Relaxed),
+                    RemovalCause::Expired => expirations.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
             })
             .build_with_hasher(hasher::KeyHashBuilder::default());
         Store {

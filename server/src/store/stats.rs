@@ -50,6 +50,9 @@ macro_rules! counters {
             $( $(#[$doc])* pub(crate) $name: Counter, )*
             /// Items evicted for space (moka's eviction listener adds here).
             evictions: Arc<AtomicU64>,
+            /// Items removed by moka because their exptime passed (the
+            /// eviction listener adds here; `ringcache_items_expired_total`).
+            expirations: Arc<AtomicU64>,
         }
 
         impl Stats {
@@ -58,6 +61,7 @@ macro_rules! counters {
             pub(crate) fn reset(&self) {
                 $( self.$name.reset(); )*
                 self.evictions.store(0, Ordering::Relaxed);
+                self.expirations.store(0, Ordering::Relaxed);
             }
         }
     };
@@ -120,6 +124,16 @@ impl Stats {
     /// Items evicted for space.
     pub(crate) fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
+    }
+
+    /// The shared cell moka's eviction listener adds expirations to.
+    pub(crate) fn expirations_handle(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.expirations)
+    }
+
+    /// Items removed because their exptime passed.
+    pub(crate) fn expirations(&self) -> u64 {
+        self.expirations.load(Ordering::Relaxed)
     }
 }
 
