@@ -9,6 +9,7 @@
 //!   node 3   127.0.0.1:11213
 //!   proxy    127.0.0.1:11311   <- point your memcached client here
 //!   metrics  http://127.0.0.1:11411/metrics
+//!   status   http://127.0.0.1:11411/status
 //! Ctrl-C stops everything.
 //! ```
 //!
@@ -235,6 +236,7 @@ fn banner(cluster: &Cluster, metrics: Option<SocketAddr>) -> String {
     ));
     if let Some(addr) = metrics {
         text.push_str(&format!("  metrics  http://{addr}/metrics\n"));
+        text.push_str(&format!("  status   http://{addr}/status\n"));
     }
     text.push_str("Ctrl-C stops everything.");
     text
@@ -266,17 +268,17 @@ pub fn run(args: ClusterArgs, shutdown: impl Future<Output = ()> + Send) -> Exit
                 }
             },
         };
-        if let Some(addr) = metrics {
-            if let Err(error) = metrics_exporter_prometheus::PrometheusBuilder::new()
-                .with_http_listener(addr)
-                .install()
-            {
-                eprintln!("cannot serve metrics on {addr}: {error}");
-                return ExitCode::FAILURE;
-            }
-            crate::metrics::describe();
-            ringcache_client::metrics::describe_metrics();
-        }
+        let endpoint = match metrics {
+            Some(addr) => match crate::status::Endpoint::start(addr).await {
+                Ok(endpoint) => Some(endpoint),
+                Err(error) => {
+                    eprintln!("{error}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
+        let metrics = endpoint.as_ref().map(crate::status::Endpoint::local_addr);
         let cluster = match Cluster::start(&args).await {
             Ok(cluster) => cluster,
             Err(error) => {
@@ -284,6 +286,9 @@ pub fn run(args: ClusterArgs, shutdown: impl Future<Output = ()> + Send) -> Exit
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(endpoint) = &endpoint {
+            endpoint.show_cluster(cluster.proxy().client().clone());
+        }
         // Poll the shutdown future once before announcing the endpoints: a
         // signal future installs its handler on first poll, and a SIGTERM
         // sent right after the banner must stop us cleanly, not kill us.

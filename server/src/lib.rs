@@ -24,7 +24,9 @@
 //! - `shutdown.rs`: cancellation token + task tracker, with a deadline.
 //! - [`tls`]: TLS on the listener (`-Z`, `--tls-cert`...); [`auth`]:
 //!   memcached's text-protocol authentication (`-Y FILE`).
-//! - [`config`]: the command line; [`metrics`]: metric names.
+//! - [`config`]: the command line; [`metrics`]: metric names and the
+//!   request-path handles; [`status`]: the `--metrics` HTTP endpoint
+//!   (`/metrics`, and the proxy's `/status` page).
 //! - `bin/ringcache.rs`: `main`: CLI, runtime, logging, signals, exporter.
 //! - [`proxy`]: `ringcache proxy`, a node whose executor is the client;
 //!   [`cluster`]: `ringcache cluster`, N nodes and a proxy in one process.
@@ -79,6 +81,7 @@ mod listener;
 pub mod metrics;
 pub mod proxy;
 mod shutdown;
+pub mod status;
 pub mod store;
 pub mod tls;
 

@@ -99,13 +99,12 @@ fn run_node(config: NodeConfig) -> ExitCode {
 }
 
 async fn node_main(config: NodeConfig) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(addr) = config.metrics {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
-            .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
-        ringcache_server::metrics::describe();
-    }
+    // The endpoint serves /metrics, and copies the node's own counters
+    // (items, bytes, evictions, uptime...) into gauges at each scrape.
+    let endpoint = match config.metrics {
+        Some(addr) => Some(ringcache_server::status::Endpoint::start(addr).await?),
+        None => None,
+    };
     let addr = (config.listen.as_str(), config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -121,6 +120,13 @@ async fn node_main(config: NodeConfig) -> Result<(), Box<dyn std::error::Error>>
         "ringcache node listening"
     );
     let node = Node::new(config);
+    if let Some(endpoint) = &endpoint {
+        let mirror = ringcache_server::metrics::NodeMirror::new(&node);
+        endpoint.on_scrape(move || {
+            let mirror = mirror.clone();
+            async move { mirror.refresh().await }
+        });
+    }
     let serve_config = node.serve_config();
     let client_shutdown = node.shutdown_requested();
     let shutdown = async move {

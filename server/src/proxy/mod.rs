@@ -68,11 +68,13 @@
 //!   node `node_state:<host:port> up|ejected` and `node_errors:<host:port>`;
 //!   `stats settings` the client's settings; `stats reset` zeroes the
 //!   counters.
-//! - `--metrics ADDR:PORT` serves Prometheus text: the node's
-//!   `ringcache_commands_total{command,status}` and connection series, as
-//!   seen by the proxy, plus the client's `ringcache_client_*` series
-//!   (per-node requests by status and latency, ejections, probes, ring
-//!   size, keys moved by membership changes).
+//! - `--metrics ADDR:PORT` serves Prometheus text at `/metrics`: the
+//!   node's `ringcache_commands_total{command,status}`, latency, protocol
+//!   error and connection series, as seen by the proxy, plus the client's
+//!   `ringcache_client_*` series (per-node requests by status and latency,
+//!   ejections, probes, ring size, keys moved by membership changes); and
+//!   the status page at `/status` (the ring, each node's share, health and
+//!   hit ratio; see [`crate::status`]).
 //!
 //! # Layout
 //!
@@ -497,14 +499,12 @@ async fn proxy_main(
     config: ProxyConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(addr) = config.metrics {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
-            .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
-        crate::metrics::describe();
-        ringcache_client::metrics::describe_metrics();
-    }
+    // /metrics and the status page (the recorder must be installed before
+    // the client registers its per-node series).
+    let endpoint = match config.metrics {
+        Some(addr) => Some(crate::status::Endpoint::start(addr).await?),
+        None => None,
+    };
     let addr = (config.listen.as_str(), config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -512,6 +512,9 @@ async fn proxy_main(
     let membership = format!("{:?}", config.membership);
     let scheme = config.client.scheme;
     let proxy = Proxy::start(config).await?;
+    if let Some(endpoint) = &endpoint {
+        endpoint.show_cluster(proxy.client().clone());
+    }
     // Poll the shutdown future once before announcing the address: a signal
     // future installs its handler on first poll, and a SIGTERM sent right
     // after the log line must stop the proxy cleanly, not kill it.
