@@ -155,7 +155,13 @@ fn drive(addr: SocketAddr, data: &[u8], cuts: &[usize]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // No regression file: a failing case is printed, and the inputs are
+    // cheap to regenerate.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn any_bytes_split_anyhow_never_panic_the_handler(
