@@ -92,10 +92,15 @@ pub(crate) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                     address,
                     "data after the authentication reply",
                 )),
-                _ => Err(Error::Client(format!(
-                    "{address} refused the credentials of {:?}: {line}",
-                    credentials.user
-                ))),
+                _ => {
+                    // Warn: requests failing meanwhile only say the node
+                    // is down.
+                    tracing::warn!(node = address, user = %credentials.user, reply = %line, "authentication refused");
+                    Err(Error::Client(format!(
+                        "{address} refused the credentials of {:?}: {line}",
+                        credentials.user
+                    )))
+                }
             };
         }
         if buf.len() > MAX_REPLY {
