@@ -109,6 +109,9 @@ fn killing_a_node_under_load_is_survived_and_the_node_comes_back() {
         "errors stopped within 3 s of the kill, last at {last:?}"
     );
     assert_eq!(stat(proxy, "ejected_nodes"), 1);
+    wait_for("the ejection counted", Duration::from_secs(5), || {
+        stat(proxy, "ejections") == 1
+    });
 
     // Restart it: a probe finds it, it is taken back and gets its keys again.
     h.restart_node(1);

@@ -64,8 +64,9 @@
 //!   `failure_policy`, `failure_threshold`, probe intervals; see
 //!   `ringcache_client::Config::from_toml`); flags win over it.
 //! - `stats` shows `proxy_requests`, `cmd_get`/`get_hits`/`get_misses`,
-//!   `backend_errors`, `ring_nodes`, `ring_scheme`, `ejected_nodes`, and per
-//!   node `node_state:<host:port> up|ejected` and `node_errors:<host:port>`;
+//!   `backend_errors`, `ring_nodes`, `ring_scheme`, `ejected_nodes`,
+//!   `ejections`, and per node `node_state:<host:port> up|ejected` and
+//!   `node_errors:<host:port>`;
 //!   `stats settings` the client's settings; `stats reset` zeroes the
 //!   counters.
 //! - `--metrics ADDR:PORT` serves Prometheus text at `/metrics`: the
@@ -97,11 +98,11 @@ mod config;
 mod stats;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -185,7 +186,7 @@ impl Proxy {
         let client = ClientBuilder::from_config(client_config).build().await?;
         // Holds the client weakly; stops with the proxy.
         let watcher = client.watch_membership(config.membership.clone());
-        Ok(Proxy {
+        let proxy = Proxy {
             inner: Arc::new(ProxyInner {
                 client,
                 stats: ProxyStats::default(),
@@ -195,7 +196,9 @@ impl Proxy {
                 security: config.security.clone(),
                 watcher: Mutex::new(watcher),
             }),
-        })
+        };
+        tokio::spawn(count_ejections(Arc::downgrade(&proxy.inner)));
+        Ok(proxy)
     }
 
     /// The client the proxy forwards through (for its ring and handles).
@@ -538,6 +541,36 @@ async fn proxy_main(
     .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the proxy looks at its nodes' states to count ejections.
+const EJECTION_SAMPLE: Duration = Duration::from_millis(50);
+
+/// Counts nodes going from up to ejected, for `stats` (`ejections`), by
+/// sampling the client's node states (the client counts ejections only as
+/// a Prometheus counter). A node ejected and back within one sample is not
+/// seen; a probe waits at least the client's probe interval, 500 ms by
+/// default. Ends when the proxy is dropped.
+async fn count_ejections(proxy: Weak<ProxyInner>) {
+    let mut ticks = tokio::time::interval(EJECTION_SAMPLE);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut ejected: HashSet<String> = HashSet::new();
+    loop {
+        ticks.tick().await;
+        let Some(inner) = proxy.upgrade() else {
+            return;
+        };
+        let mut now = HashSet::new();
+        for (name, state) in inner.client.node_states() {
+            if state == NodeState::Ejected {
+                if !ejected.contains(&name) {
+                    inner.stats.ejections.incr();
+                }
+                now.insert(name);
+            }
+        }
+        ejected = now;
+    }
 }
 
 /// `request` with classic `noreply` and meta `q` taken off: the backend

@@ -5,7 +5,7 @@
 //! wants (the names of memcached's where one exists, so dashboards and
 //! `memcstat` keep working): process and connection fields, command and
 //! hit/miss counters as seen by the proxy, and the backend side: ring size
-//! and scheme, nodes ejected now, ejections so far, backend errors in total
+//! and scheme, nodes ejected now, ejections seen so far, backend errors in total
 //! and per node (`node_errors:<host:port>`), and the state of each node
 //! (`node_state:<host:port> up|ejected`).
 
@@ -39,6 +39,8 @@ pub(crate) struct ProxyStats {
     /// Requests (or parts of a multi-get) a backend failed: I/O, timeout,
     /// broken reply, node down, overloaded, no node.
     pub(crate) backend_errors: Counter,
+    /// Nodes seen going from up to ejected.
+    pub(crate) ejections: Counter,
     /// Backend errors by node name. Locked only on an error and by `stats`.
     node_errors: Mutex<BTreeMap<String, u64>>,
 }
@@ -55,6 +57,7 @@ impl Default for ProxyStats {
             cmd_touch: Counter::default(),
             cmd_flush: Counter::default(),
             backend_errors: Counter::default(),
+            ejections: Counter::default(),
             node_errors: Mutex::new(BTreeMap::new()),
         }
     }
@@ -103,6 +106,7 @@ impl ProxyStats {
             &self.cmd_touch,
             &self.cmd_flush,
             &self.backend_errors,
+            &self.ejections,
         ] {
             c.reset();
         }
@@ -148,6 +152,7 @@ impl ProxyStats {
             Stat::uint("ring_nodes", handles.len() as u64),
             Stat::text("ring_scheme", client.config().scheme.as_str()),
             Stat::uint("ejected_nodes", ejected as u64),
+            Stat::uint("ejections", self.ejections.get()),
         ];
         for h in &handles {
             let state = match h.state() {
