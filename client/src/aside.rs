@@ -1,49 +1,5 @@
-//! Cache-aside with anti-dogpiling: [`CacheAside::get_or_load`].
-//!
-//! A read that misses runs the caller's loader (a database query, say),
-//! stores the result and returns it. When a hot key expires, a naive
-//! cache-aside sends every concurrent reader to the database at once (the
-//! *dogpile*). This module prevents that at two levels:
-//!
-//! 1. **In this process: single-flight.** Concurrent misses on one key wait
-//!    for the first caller (the leader) and share its result, value or
-//!    error. A `std::sync::Mutex<HashMap<key, watch::Sender>>` holds the
-//!    flights, and is never held across an `.await`. If the leader is
-//!    cancelled (its future dropped) the waiters notice the closed channel
-//!    and one of them leads instead.
-//! 2. **Across processes: meta-protocol leases.** The leader reads with
-//!    `mg <key> v c N<lease_ttl>`. On a miss the node creates an empty
-//!    placeholder and answers `W` (won) to exactly one caller in the whole
-//!    cluster, which loads and stores with `ms <key> T<ttl> C<cas>`; the
-//!    others get `Z` (token already sent) and poll with backoff, up to
-//!    [`lease_wait`](CacheAsideBuilder::lease_wait), after which they load
-//!    themselves and store only if the placeholder is still untouched
-//!    (`C<cas>`), which takes over from a winner that died.
-//!
-//! Stale-while-revalidate: [`CacheAside::invalidate`] sends `md <key> I`,
-//! which marks the item stale instead of deleting it. The next reader wins
-//! `W` and refreshes; meanwhile everyone else is served the stale value
-//! (`X`) at once. Early refresh ([`early_refresh`](CacheAsideBuilder::early_refresh),
-//! `R<secs>`): when an item has less than that left to live, one reader wins
-//! `W` and refreshes it before it expires, while the others keep reading it.
-//!
-//! Loader errors are returned to every caller that waited on that load and
-//! are never cached: the next call loads again. A placeholder whose winner
-//! failed is deleted (`md <key> C<cas>`) and a stale item is re-armed
-//! (`md <key> I C<cas>`), so the next reader can win at once instead of
-//! waiting out the lease.
-//!
-//! The cache is an optimisation, not a dependency: when the cluster fails
-//! (a node down, a timeout), `get_or_load` logs it and returns the loader's
-//! value anyway, still single-flighted in this process.
-//!
-//! # Known limits
-//!
-//! - An item whose value is empty and whose recache token is out (`Z`
-//!   without `X`) looks exactly like a vivified placeholder, so a reader
-//!   polls for it; store something non-empty for "no row" (e.g. a tag).
-//! - Early refresh is synchronous: the reader that wins `W` waits for the
-//!   loader (the others do not).
+//! Cache-aside with anti-dogpiling: [`CacheAside`] (its docs describe the
+//! protocol), the single-flight table and the lease dance.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -201,8 +157,7 @@ impl<B: AsideBackend> CacheAsideBuilder<B> {
 }
 
 /// Cache-aside over a ringcache cluster, with single-flight, leases,
-/// stale-while-revalidate and an optional near cache. See the
-/// [module docs](self) for the protocol.
+/// stale-while-revalidate and an optional near cache.
 ///
 /// Cheap to clone; clones share the single-flight table and the near cache,
 /// so make one per client and clone it into tasks (two separate
@@ -214,6 +169,67 @@ impl<B: AsideBackend> CacheAsideBuilder<B> {
 /// - Write: [`set`](CacheAside::set), [`delete`](CacheAside::delete),
 ///   [`invalidate`](CacheAside::invalidate); each also clears the near cache.
 /// - Build: [`new`](CacheAside::new), [`builder`](CacheAside::builder).
+///
+/// # How it works
+///
+/// A read that misses runs the caller's loader (a database query, say),
+/// stores the result and returns it. When a hot key expires, a naive
+/// cache-aside sends every concurrent reader to the database at once (the
+/// *dogpile*). This module prevents that at two levels:
+///
+/// 1. **In this process: single-flight.** Concurrent misses on one key wait
+///    for the first caller (the leader) and share its result, value or
+///    error. A `std::sync::Mutex<HashMap<key, watch::Sender>>` holds the
+///    flights, and is never held across an `.await`. If the leader is
+///    cancelled (its future dropped) the waiters notice the closed channel
+///    and one of them leads instead.
+/// 2. **Across processes: meta-protocol leases.** The leader reads with
+///    `mg <key> v c N<lease_ttl>`. On a miss the node creates an empty
+///    placeholder and answers `W` (won) to exactly one caller in the whole
+///    cluster, which loads and stores with `ms <key> T<ttl> C<cas>`; the
+///    others get `Z` (token already sent) and poll with backoff, up to
+///    [`lease_wait`](CacheAsideBuilder::lease_wait), after which they load
+///    themselves and store only if the placeholder is still untouched
+///    (`C<cas>`), which takes over from a winner that died.
+///
+/// Stale-while-revalidate: [`CacheAside::invalidate`] sends `md <key> I`,
+/// which marks the item stale instead of deleting it. The next reader wins
+/// `W` and refreshes; meanwhile everyone else is served the stale value
+/// (`X`) at once, in other processes and in this one (the leader hands the
+/// stale value to its followers before it starts loading). Early refresh ([`early_refresh`](CacheAsideBuilder::early_refresh),
+/// `R<secs>`): when an item has less than that left to live, one reader wins
+/// `W` and refreshes it before it expires, while the others keep reading it.
+///
+/// Loader errors are returned to every caller that waited on that load and
+/// are never cached: the next call loads again. A placeholder whose winner
+/// failed is deleted (`md <key> C<cas>`) and a stale item is re-armed
+/// (`md <key> I C<cas>`), so the next reader can win at once instead of
+/// waiting out the lease.
+///
+/// Read-your-writes in this process: [`CacheAside::set`], [`delete`](CacheAside::delete)
+/// and [`invalidate`](CacheAside::invalidate) detach any load of that key
+/// already in flight here, so a read that starts after the write never
+/// shares a value loaded before it. (Across processes the lease's
+/// `C<cas>` does the same: a delete removes the placeholder, so the older
+/// load's store fails.)
+///
+/// The cache is an optimisation, not a dependency: when the cluster fails
+/// (a node down, a timeout), `get_or_load` logs it and returns the loader's
+/// value anyway, still single-flighted in this process.
+///
+/// # Metrics
+///
+/// `ringcache_client_singleflight_coalesced_total` (callers that shared
+/// another caller's load) and `ringcache_client_lease_wait_expired_total`
+/// (lease waits that ran out and loaded without the lease), both counters.
+///
+/// # Known limits
+///
+/// - An item whose value is empty and whose recache token is out (`Z`
+///   without `X`) looks exactly like a vivified placeholder, so a reader
+///   polls for it; store something non-empty for "no row" (e.g. a tag).
+/// - Early refresh is synchronous: the reader that wins `W` waits for the
+///   loader (the others do not).
 pub struct CacheAside<B> {
     backend: B,
     shared: Arc<Shared>,
@@ -370,7 +386,7 @@ impl<B: AsideBackend> CacheAside<B> {
     /// The value of `key`: from the near cache, else from the cluster, else
     /// from `loader`, whose value is then stored for `ttl` (`Duration::ZERO`:
     /// no expiry; TTLs over 30 days are cut to 30 days, as memcached would
-    /// read larger numbers as a date). See the [module docs](self).
+    /// read larger numbers as a date). See [`CacheAside`] for the protocol.
     ///
     /// `loader` runs at most once per key across all concurrent callers in
     /// this process, and, while the cluster is reachable, once across all

@@ -45,6 +45,14 @@ const MAX_DNS_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the node list comes from.
 ///
+/// A watcher ([`watch`], [`Client::watch_membership`](crate::Client::watch_membership),
+/// or the builder's [`nodes_file`](crate::ClientBuilder::nodes_file) /
+/// [`dns`](crate::ClientBuilder::dns)) re-reads it every interval and
+/// installs the list only when its content (sorted by name, weights
+/// included) changed. A source that fails (unreadable or malformed file,
+/// DNS error) or names no node never changes the ring: the old list stays
+/// and the failure is logged once, then again only when it changes.
+///
 /// # Examples
 ///
 /// ```
