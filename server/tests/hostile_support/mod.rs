@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -182,7 +182,7 @@ fn spawn_child(
     port: u16,
     args: &[String],
     env: &[(String, String)],
-    log: &PathBuf,
+    log: &Path,
 ) -> Result<Child, String> {
     let bin = env!("CARGO_BIN_EXE_ringcache");
     // Append: a restarted process adds to the same log, so a panic in any
