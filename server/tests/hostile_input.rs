@@ -110,6 +110,32 @@ fn endless_line(addr: SocketAddr) {
     probe(addr, "after-endless");
 }
 
+/// An unterminated `get` line: memcached lets it grow without bound; the
+/// node closes it past `Limits::max_multiget_line` (1 MiB), a documented
+/// difference that keeps the read buffer bounded.
+fn endless_get_line(addr: SocketAddr) {
+    let mut s = connect(addr);
+    s.write_all(b"get ").unwrap();
+    let piece = b"key ".repeat(16 * 1024);
+    let mut sent = 4;
+    let mut closed = false;
+    while sent < 4 << 20 {
+        if s.write_all(&piece).is_err() {
+            closed = true;
+            break;
+        }
+        sent += piece.len();
+        if sent > 1 << 20 && closed_within(&mut s, Duration::from_millis(20)).0 {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a {sent}-byte get line was not closed");
+    assert!(sent > 1 << 20, "closed before the multi-get bound: {sent}");
+    println!("endless get line: closed after {sent} bytes");
+    probe(addr, "after-endless-get");
+}
+
 /// `set` with a declared length of 2^32, 2^31 and other absurd values:
 /// an error line, no buffering, and the connection goes on.
 const LENGTH_CASES: [&[u8]; 5] = [
@@ -256,6 +282,7 @@ fn hostile_clients_against_a_node() {
     let addr = node.addr();
     garbage(addr);
     endless_line(addr);
+    endless_get_line(addr);
     value_never_arrives(addr, None);
     {
         let idle = Proc::node(&["--idle-timeout", "2"]);
