@@ -17,16 +17,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::metrics::{LEASE_WAIT_EXPIRED_TOTAL, SINGLEFLIGHT_COALESCED_TOTAL};
 use crate::near::NearCache;
 use crate::{validate_key, Client};
 
-/// Counter: `get_or_load` calls that shared another caller's load in this
-/// process instead of running their own.
-pub(crate) const SINGLEFLIGHT_COALESCED_TOTAL: &str =
-    "ringcache_client_singleflight_coalesced_total";
-/// Counter: lease waits that ran out of [`CacheAsideBuilder::lease_wait`]
-/// and loaded without the lease.
-pub(crate) const LEASE_WAIT_EXPIRED_TOTAL: &str = "ringcache_client_lease_wait_expired_total";
 
 /// Longest relative TTL memcached accepts; larger numbers are read as a
 /// Unix time.

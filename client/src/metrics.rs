@@ -39,6 +39,13 @@ pub(crate) const RING_NODES: &str = "ringcache_client_ring_nodes";
 pub(crate) const EJECTED_NODES: &str = "ringcache_client_ejected_nodes";
 pub(crate) const RING_CHANGES_TOTAL: &str = "ringcache_client_ring_changes_total";
 pub(crate) const KEYS_MOVED_RATIO: &str = "ringcache_client_keys_moved_ratio";
+/// Counter: `get_or_load` calls that shared another caller's load in this
+/// process instead of running their own (`aside.rs`).
+pub(crate) const SINGLEFLIGHT_COALESCED_TOTAL: &str =
+    "ringcache_client_singleflight_coalesced_total";
+/// Counter: lease waits that ran out of the cache-aside lease wait and
+/// loaded without the lease (`aside.rs`).
+pub(crate) const LEASE_WAIT_EXPIRED_TOTAL: &str = "ringcache_client_lease_wait_expired_total";
 
 /// Describes every metric of the client to the installed recorder (names,
 /// units, help text). Call it once after installing the recorder; metrics
@@ -75,6 +82,14 @@ pub fn describe_metrics() {
         "Ejected nodes back after a successful probe."
     );
     describe_counter!(PROBES_TOTAL, "Probes of ejected nodes by outcome.");
+    describe_counter!(
+        SINGLEFLIGHT_COALESCED_TOTAL,
+        "Cache-aside loads that waited for another caller's load of the same key."
+    );
+    describe_counter!(
+        LEASE_WAIT_EXPIRED_TOTAL,
+        "Cache-aside lease waits that ran out and loaded without the lease."
+    );
     describe_gauge!(RING_NODES, "Nodes in the client's membership ring.");
     describe_gauge!(
         EJECTED_NODES,
