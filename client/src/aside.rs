@@ -21,7 +21,6 @@ use crate::metrics::{LEASE_WAIT_EXPIRED_TOTAL, SINGLEFLIGHT_COALESCED_TOTAL};
 use crate::near::NearCache;
 use crate::{validate_key, Client};
 
-
 /// Longest relative TTL memcached accepts; larger numbers are read as a
 /// Unix time.
 const MAX_RELATIVE_TTL: u64 = 60 * 60 * 24 * 30;
