@@ -33,27 +33,25 @@ impl Rng {
     }
 }
 
-/// Sends `input` on a fresh connection and collects what comes back until
-/// the peer closes or it has been quiet for a moment (every reply here is
-/// immediate, so quiet means done).
+/// Sends `input` followed by `mn` on a fresh connection and collects what
+/// comes back until the `MN` barrier, a close, or a second of quiet (a
+/// refused data block may swallow the barrier).
 fn transcript(addr: SocketAddr, input: &[u8]) -> (Vec<u8>, bool) {
     let mut s = connect(addr);
     s.write_all(input).unwrap();
+    s.write_all(b"mn\r\n").unwrap();
     let mut buf = Vec::new();
-    let mut closed = false;
     let deadline = Instant::now() + DEADLINE;
     let mut last_len = usize::MAX;
     while Instant::now() < deadline {
-        match read_until(&mut s, &mut buf, b"", Duration::from_millis(300)) {
-            End::Closed => {
-                closed = true;
-                break;
-            }
-            _ if buf.len() == last_len => break,
-            _ => last_len = buf.len(),
+        match read_until(&mut s, &mut buf, b"MN\r\n", Duration::from_secs(1)) {
+            End::Closed => return (buf, true),
+            End::Done => return (buf, false),
+            End::TimedOut if buf.len() == last_len => break,
+            End::TimedOut => last_len = buf.len(),
         }
     }
-    (buf, closed)
+    (buf, false)
 }
 
 /// Garbage: random bytes (newlines included) on several connections at

@@ -74,6 +74,9 @@ fn node() -> SocketAddr {
     })
 }
 
+/// Command fragments for generated input. No `flush_all`: the in-process
+/// node is shared by this binary's tests, and a flush would make another
+/// test's probe miss.
 const FRAGMENTS: &[&[u8]] = &[
     b"get ",
     b"gets ",
@@ -91,7 +94,6 @@ const FRAGMENTS: &[&[u8]] = &[
     b"md ",
     b"ma ",
     b"mn",
-    b"flush_all",
     b"k ",
     b"0 ",
     b"3 ",
@@ -190,7 +192,7 @@ fn node_serves_correctly_after_hostile_connections() {
 }
 
 /// Sends `input` and reads until the reply ends with `end`, the peer
-/// closes, or it is quiet for 300 ms (a refused data block can swallow the
+/// closes, or it is quiet for a second (a refused data block can swallow the
 /// request that would have produced `end`); returns (bytes, closed).
 fn transcript(addr: SocketAddr, input: &[u8], end: &[u8]) -> (Vec<u8>, bool) {
     let mut s = TcpStream::connect(addr).unwrap();
