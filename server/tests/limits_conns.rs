@@ -8,9 +8,12 @@
 
 mod hostile_support;
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use hostile_support::{closed_within, connect, probe, roundtrip, stat, wait_for, Proc, DEADLINE};
+use hostile_support::{
+    closed_within, connect, probe, read_until, roundtrip, stat, wait_for, End, Proc, DEADLINE,
+};
 
 #[test]
 fn max_connections_refuse_then_resume() {
@@ -44,9 +47,12 @@ fn max_connections_refuse_then_resume() {
     // Below the limit again: service resumes.
     admitted.truncate(15);
     let resumed = wait_for(DEADLINE, || {
+        // Admitted means answered: a refused client gets the error line.
         let mut s = connect(addr);
-        let (closed, got) = closed_within(&mut s, Duration::from_millis(50));
-        !closed && got.is_empty()
+        let _ = s.write_all(b"mn\r\n");
+        let mut got = Vec::new();
+        read_until(&mut s, &mut got, b"\r\n", Duration::from_secs(2)) == End::Done
+            && got == b"MN\r\n"
     });
     assert!(resumed, "no new connection admitted after five closed");
     probe(addr, "after-c");
