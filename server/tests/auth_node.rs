@@ -13,12 +13,12 @@
 mod tls_support;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use ringcache_client::{Client, Config as ClientConfig, Credentials, Error, TlsConfig};
+use ringcache_client::{Client, Credentials, Error, TlsConfig};
 use ringcache_server::auth::AuthFile;
 use ringcache_server::proxy::{Proxy, ProxyArgs, ProxyConfig};
 use ringcache_server::tls::{Security, ServerTls, TlsFiles, VerifyClient};
@@ -62,7 +62,7 @@ async fn serve<E: ringcache_server::Execute>(
     (addr, stop)
 }
 
-async fn node(auth: &PathBuf, tls: Option<ServerTls>) -> (SocketAddr, oneshot::Sender<()>) {
+async fn node(auth: &Path, tls: Option<ServerTls>) -> (SocketAddr, oneshot::Sender<()>) {
     let node = Node::new(NodeConfig {
         auth: Some(Arc::new(AuthFile::load(auth).unwrap())),
         tls,
@@ -287,5 +287,4 @@ async fn proxy_tls_both_sides_from_flags() {
     .proxy
     .resolve();
     assert!(bad.is_err());
-    let _ = ClientConfig::default();
 }
