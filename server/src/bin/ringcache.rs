@@ -117,6 +117,8 @@ async fn node_main(config: NodeConfig) -> Result<(), Box<dyn std::error::Error>>
         max_conns = config.max_conns,
         threads = config.threads,
         eviction = ?config.eviction,
+        tls = config.tls.is_some(),
+        auth = config.auth.is_some(),
         "ringcache node listening"
     );
     let node = Node::new(config);

@@ -529,6 +529,8 @@ async fn proxy_main(
         nodes = proxy.client().node_handles().len(),
         %scheme,
         %membership,
+        tls = proxy.inner.security.tls.is_some(),
+        auth = proxy.inner.security.auth.is_some(),
         "ringcache proxy listening"
     );
     let serve_config = proxy.serve_config();
