@@ -42,10 +42,11 @@ pub enum ConfigError {
 /// `--eviction`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum EvictionArg {
-    /// moka's window TinyLFU (admission by frequency).
-    #[default]
+    /// moka's window TinyLFU (admission by frequency): a point or so more
+    /// hit ratio, but a `STORED` item may never be readable.
     Tinylfu,
-    /// Least recently used.
+    /// Least recently used: what memcached users expect (the default).
+    #[default]
     Lru,
 }
 
@@ -85,7 +86,7 @@ pub struct NodeArgs {
     #[arg(short = 'o', long = "extended", action = ArgAction::Append)]
     pub extended: Vec<String>,
     /// Eviction policy.
-    #[arg(long = "eviction", value_enum, default_value_t = EvictionArg::Tinylfu)]
+    #[arg(long = "eviction", value_enum, default_value_t = EvictionArg::Lru)]
     pub eviction: EvictionArg,
     /// Serve Prometheus metrics over HTTP on this address.
     #[arg(long = "metrics")]
@@ -143,7 +144,7 @@ impl Default for NodeConfig {
             max_item_size: 1024 * 1024,
             enable_shutdown: false,
             idle_timeout: None,
-            eviction: Eviction::TinyLfu,
+            eviction: Eviction::Lru,
             metrics: None,
             verbose: 0,
             tls: None,
