@@ -7,7 +7,7 @@
 
 mod proxy_support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -50,13 +50,25 @@ fn in_process_cluster_serves_through_its_proxy_and_stops() {
     assert_eq!(total, 90, "every key on exactly one node");
     assert_eq!(stat(proxy, "ring_nodes"), 3);
     drop(s);
+    // A connection left open across the shutdown shows that the proxy is
+    // gone: the shutdown closes it. (Connecting afresh proves nothing: a test
+    // running in parallel may already have been given the freed port.)
+    let mut idle = connect(proxy);
     let started = Instant::now();
     rt.block_on(cluster.shutdown());
     assert!(started.elapsed() < DEADLINE);
+    idle.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut byte = [0u8; 1];
+    let read = idle.read(&mut byte);
     assert!(
-        std::net::TcpStream::connect(proxy).is_err(),
-        "the proxy is gone"
+        matches!(read, Ok(0)) || read.is_err() && !timed_out(&read),
+        "the proxy is gone: an idle connection is closed, got {read:?}"
     );
+}
+
+/// Whether a read failed only because its timeout ran out.
+fn timed_out(read: &std::io::Result<usize>) -> bool {
+    matches!(read, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
 }
 
 #[test]
