@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Print the headline table (markdown) from the newest summaries in a results
 directory: node vs memcached throughput and p99 per scenario, memory per item,
-hit ratio per eviction policy. Every figure is a median with its min-max and
-a ratio against memcached measured in the same run.
+hit ratio per eviction policy, proxy vs nutcracker. Every figure is a median with its min-max and
+a ratio against memcached (nutcracker for the proxy) measured in the same run.
 
 Usage: headline.py [RESULTS_DIR]   (default: benches/results next to this script)
 """
@@ -93,6 +93,19 @@ def main():
                 hr, items = x.get("hit_ratio"), x.get("curr_items")
                 cells.append("-" if not hr else f"{hr['median']:.4f} ({items['median']:.0f})" if items else f"{hr['median']:.4f}")
             print(f"| {sc} | " + " | ".join(cells) + " |")
+        print("\n" + machine_line(d, p) + "\n")
+
+    p = newest(results, "proxy_vs_nutcracker")
+    if p:
+        d = json.load(open(p))
+        print("### ringcache proxy vs nutcracker (twemproxy), 2 backends, ketama\n")
+        print("| scenario | nutcracker ops/s | ringcache proxy ops/s | ops/s ratio | p99 ratio | proxy CPU µs/op ratio | direct ops/s |")
+        print("|---|---|---|---|---|---|---|")
+        for sc, e in d["scenarios"].items():
+            a, b, c = e.get("nutcracker", {}), e.get("ringcache-proxy", {}), e.get("direct", {})
+            r = b.get("ratio_vs_nutcracker")
+            print(f"| {sc} | {spread(a.get('ops_per_sec'))} | {spread(b.get('ops_per_sec'))} | {ratio(r, 'ops_per_sec')} "
+                  f"| {ratio(r, 'p99_us')} | {ratio(r, 'server_cpu_us_per_op')} | {spread(c.get('ops_per_sec'))} |")
         print("\n" + machine_line(d, p) + "\n")
 
 
