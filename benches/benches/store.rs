@@ -12,7 +12,8 @@
 //! - `store/cas/10b/exists`: a `cas` with a stale unique (`EXISTS`).
 //!
 //! Limits: keys cycle over 1,024 prefilled 20-byte keys, so the working set
-//! is in cache; the store is the default `NodeConfig` (64 MB, LRU). Each
+//! is in cache; the store is the default `NodeConfig` (LRU) with `-m 1024`, so nothing
+//! is evicted. Each
 //! call is driven with `block_on` on a current-thread tokio runtime, whose
 //! cost (tens of ns) is included; only one thread touches the store, so
 //! lock contention between workers is not measured (the load scripts in
@@ -59,12 +60,24 @@ fn runtime() -> Runtime {
         .expect("runtime")
 }
 
-/// A node holding `KEYS` keys with values of `len` bytes.
+/// A node holding `KEYS` keys with values of `len` bytes, all of them: `-m`
+/// is large enough that nothing is evicted (1,024 × 100 KB is over the
+/// default 64 MB), which is checked.
 fn filled_node(rt: &Runtime, len: usize) -> Node {
-    let node = Node::new(NodeConfig::default());
+    let node = Node::new(NodeConfig {
+        memory_mb: 1024,
+        ..NodeConfig::default()
+    });
     for i in 0..KEYS {
         let response = rt.block_on(node.execute(&set_request(&key(i), len)));
         assert_eq!(response, Response::Stored);
+    }
+    for i in 0..KEYS {
+        let get = request(format!("get {}\r\n", key(i)).as_bytes());
+        match rt.block_on(node.execute(&get)) {
+            Response::Values(values) if values.len() == 1 => {}
+            other => panic!("key {i} not held: {other:?}"),
+        }
     }
     node
 }
