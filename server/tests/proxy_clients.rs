@@ -31,8 +31,7 @@ fn show(out: &Output) -> String {
 }
 
 fn pymemcache(addr: SocketAddr, proxy: bool) {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pymemcache_check.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pymemcache_check.py");
     let mut cmd = Command::new("python3");
     cmd.arg(&script)
         .arg(addr.ip().to_string())
