@@ -87,10 +87,19 @@ pub struct Memcached {
 
 impl Memcached {
     pub async fn start() -> Memcached {
-        // Ask the kernel for a free port, then hand it to memcached.
-        let port = {
+        // Ask the kernel for a free port, then hand it to memcached. The
+        // kernel may offer a port again once the probe is dropped, so ports
+        // already given to a test in this process are skipped: two tests
+        // running in parallel must not start two memcached on one port.
+        static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+        let port = loop {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
+            let port = l.local_addr().unwrap().port();
+            let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+            if !given.contains(&port) {
+                given.push(port);
+                break port;
+            }
         };
         Self::start_on(SocketAddr::from(([127, 0, 0, 1], port))).await
     }
