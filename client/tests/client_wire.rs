@@ -15,20 +15,26 @@ use live::{builder, InProcNode};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
-/// A server answering `get KEY` with `KEY-value`: after 300 ms for `slow`,
-/// with a malformed `VALUE` line for `garbage`. Counts accepted connections.
-async fn scripted_server() -> (String, Arc<AtomicUsize>) {
+/// A server answering `get KEY` with `KEY-value`: for `slow` only once the
+/// test releases it (so the reply comes after the client's timeout, however
+/// loaded the machine), with a malformed `VALUE` line for `garbage`. Counts
+/// accepted connections.
+async fn scripted_server() -> (String, Arc<AtomicUsize>, Arc<Notify>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let name = listener.local_addr().unwrap().to_string();
     let accepted = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(Notify::new());
     let count = Arc::clone(&accepted);
+    let held = Arc::clone(&release);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
             count.fetch_add(1, Ordering::SeqCst);
+            let held = Arc::clone(&held);
             tokio::spawn(async move {
                 let (rd, mut wr) = stream.into_split();
                 let mut lines = BufReader::new(rd).lines();
@@ -41,8 +47,7 @@ async fn scripted_server() -> (String, Arc<AtomicUsize>) {
                         "garbage" => "VALUE garbage zero 5\r\nhello\r\nEND\r\n".to_owned(),
                         _ => {
                             if key == "slow" {
-                                // the server's behaviour under test, not a wait
-                                tokio::time::sleep(Duration::from_millis(300)).await;
+                                held.notified().await;
                             }
                             let value = format!("{key}-value");
                             format!("VALUE {key} 0 {}\r\n{value}\r\nEND\r\n", value.len())
@@ -55,12 +60,12 @@ async fn scripted_server() -> (String, Arc<AtomicUsize>) {
             });
         }
     });
-    (name, accepted)
+    (name, accepted, release)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_request_closes_its_connection_and_no_late_reply_leaks() {
-    let (name, accepted) = scripted_server().await;
+    let (name, accepted, release) = scripted_server().await;
     let client = builder(std::slice::from_ref(&name))
         .connections_per_node(1)
         .request_timeout(Duration::from_millis(100))
@@ -82,6 +87,8 @@ async fn a_timed_out_request_closes_its_connection_and_no_late_reply_leaks() {
         fast.is_err(),
         "fast must not get slow's late reply: {fast:?}"
     );
+    // Now the late reply goes out, onto the connection the timeout closed.
+    release.notify_one();
     // The next request goes out on a new connection and gets its own value.
     let got = client.get("after").await.unwrap().unwrap();
     assert_eq!(got.value, "after-value");
@@ -90,7 +97,7 @@ async fn a_timed_out_request_closes_its_connection_and_no_late_reply_leaks() {
 
 #[tokio::test]
 async fn a_malformed_reply_is_a_protocol_error_and_closes_the_connection() {
-    let (name, accepted) = scripted_server().await;
+    let (name, accepted, _release) = scripted_server().await;
     let client = builder(std::slice::from_ref(&name))
         .connections_per_node(1)
         .build()
