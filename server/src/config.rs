@@ -239,16 +239,7 @@ impl NodeArgs {
                 self.udp_port
             )));
         }
-        if self.threads == 0 {
-            return Err(ConfigError::Invalid(
-                "Number of threads must be greater than 0".to_owned(),
-            ));
-        }
-        if self.max_conns == 0 {
-            return Err(ConfigError::Invalid(
-                "Maximum connections must be greater than 0".to_owned(),
-            ));
-        }
+        check_threads_and_conns(self.threads, self.max_conns)?;
         if self.memory_mb == 0 {
             return Err(ConfigError::Invalid(
                 "Memory limit must be greater than 0".to_owned(),
@@ -317,6 +308,22 @@ impl NodeArgs {
             auth: security.auth,
         })
     }
+}
+
+/// `-t` and `-c`, checked with memcached's messages: shared by the node and
+/// the proxy, whose listeners take the same flags.
+pub(crate) fn check_threads_and_conns(threads: usize, max_conns: usize) -> Result<(), ConfigError> {
+    if threads == 0 {
+        return Err(ConfigError::Invalid(
+            "Number of threads must be greater than 0".to_owned(),
+        ));
+    }
+    if max_conns == 0 {
+        return Err(ConfigError::Invalid(
+            "Maximum connections must be greater than 0".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

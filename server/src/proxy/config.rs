@@ -210,16 +210,7 @@ impl ProxyArgs {
                 "the proxy needs its nodes: --nodes H:P,..., --nodes-file FILE, --dns NAME:PORT, or `nodes` in --config".to_owned(),
             ));
         };
-        if self.threads == 0 {
-            return Err(ConfigError::Invalid(
-                "Number of threads must be greater than 0".to_owned(),
-            ));
-        }
-        if self.max_conns == 0 {
-            return Err(ConfigError::Invalid(
-                "Maximum connections must be greater than 0".to_owned(),
-            ));
-        }
+        crate::config::check_threads_and_conns(self.threads, self.max_conns)?;
         self.backend
             .apply(&mut client)
             .map_err(ConfigError::Invalid)?;
