@@ -15,7 +15,7 @@ const LIMIT_MB: u64 = 64;
 
 /// With glibc's default malloc arenas. Measured here: RSS over empty
 /// 69–77 MiB for 64 MiB of weighed items in release builds, and up to
-/// 88 MiB (1.38×) in a debug build on a loaded CI machine (the 1.15 bound is
+/// 86 MiB (1.35×) in a debug build on a loaded CI machine (the 1.15 bound is
 /// 73.6 MiB): each tokio worker copies values into its own arena and moka's
 /// eviction frees them from another thread, so every arena keeps its own
 /// holes, and how many depends on scheduling. So this asserts only what
