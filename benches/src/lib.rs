@@ -9,6 +9,7 @@
 //! - [`workload`]: key choice, op mix, value sizes and scans, encoded as requests;
 //! - [`text`]: a small, self-contained client side of memcached's text protocol;
 //! - [`procfs`]: a process's CPU time and RSS from `/proc`;
+//! - [`timeline`]: a run's figures per interval of time (`--timeline-ms`);
 //! - `src/bin/loadgen.rs`: the `ringcache-loadgen` binary built from these.
 //!
 //! The side-by-side scripts that drive the load generator against memcached
@@ -17,5 +18,6 @@
 pub mod procfs;
 pub mod rng;
 pub mod text;
+pub mod timeline;
 pub mod workload;
 pub mod zipf;

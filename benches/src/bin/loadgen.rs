@@ -27,6 +27,15 @@
 //!   then wait for all replies), so with `-c 1` the server sees exactly the
 //!   same sequence whatever its speed, and two servers can be compared.
 //!
+//! # Timeline
+//! `--timeline-ms N` adds, for every N ms since the start, the requests
+//! answered in that interval: gets, hits, hit ratio, sets, ops/s, errors,
+//! p50 and p99 (`timeline` in the JSON; `started_unix_secs` is the start in
+//! wall-clock time, to line the curve up with events outside the generator,
+//! such as a node joining the ring). The progress line then comes every
+//! interval and shows that interval's hit ratio. Warm-up requests are left
+//! out of the timeline as of every other figure.
+//!
 //! # Examples
 //! ```text
 //! ringcache-loadgen --target 127.0.0.1:11211 -c 50 --depth 16 --mix 90:10 \
@@ -34,6 +43,8 @@
 //! ringcache-loadgen --target 127.0.0.1:11211 -c 50 --rate 50000 --duration 10
 //! ringcache-loadgen --target 127.0.0.1:11211 -c 1 --depth 32 --cache-aside \
 //!     --keys 1000000 --dist zipf:0.99 --requests 2000000 --warmup-requests 500000
+//! ringcache-loadgen --target 127.0.0.1:11311 -c 8 --depth 16 --cache-aside \
+//!     --keys 200000 --dist zipf:0.99 --duration 20 --timeline-ms 500 --json
 //! ```
 //!
 //! # Limits
@@ -46,8 +57,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, BytesMut};
 use clap::Parser;
@@ -59,6 +70,7 @@ use tokio::sync::{watch, Barrier};
 
 use ringcache_benches::procfs;
 use ringcache_benches::text::{self, Reply};
+use ringcache_benches::timeline::{self, Point, Recorder, Timeline};
 use ringcache_benches::workload::{Generator, KeyDist, Mix, Op, OpKind, ValueSize, WorkloadConfig};
 
 /// Command-line options; also echoed into the JSON report.
@@ -141,6 +153,10 @@ struct Args {
     /// is declared stalled, counted as errors and reopened.
     #[arg(long, default_value_t = 5.0)]
     timeout: f64,
+    /// Report figures per interval of this many ms (`timeline` in the JSON);
+    /// the progress line then comes every interval.
+    #[arg(long, value_name = "MS")]
+    timeline_ms: Option<u64>,
     /// Print the report as JSON on stdout (the human summary goes to stderr).
     #[arg(long)]
     json: bool,
@@ -170,6 +186,8 @@ struct Run {
     warmup: u64,
     seed: u64,
     workload: Arc<WorkloadConfig>,
+    /// `--timeline-ms`: the intervals every connection records into.
+    timeline: Option<Arc<Mutex<Timeline>>>,
 }
 
 /// How early a spinning connection stops sleeping before a scheduled send:
@@ -232,6 +250,9 @@ struct Stats {
     prefill_sets: u64,
     prefill_errors: u64,
     last_error: Option<String>,
+    /// `--timeline-ms`: this connection's current interval (not merged:
+    /// dropping it adds it to the run's timeline).
+    timeline: Option<Recorder>,
 }
 
 impl Stats {
@@ -257,6 +278,7 @@ impl Stats {
             prefill_sets: 0,
             prefill_errors: 0,
             last_error: None,
+            timeline: None,
         }
     }
 
@@ -436,6 +458,9 @@ fn account(run: &Run, p: &Pending, reply: Reply, now: Instant, st: &mut Stats) -
         if p.record {
             st.errors += 1;
             st.error_replies += 1;
+            if let Some(tl) = st.timeline.as_mut() {
+                tl.at(now).errors += 1;
+            }
         }
         return None;
     }
@@ -475,15 +500,39 @@ fn account(run: &Run, p: &Pending, reply: Reply, now: Instant, st: &mut Stats) -
             // A reply of the wrong kind: the server answered something else.
             if p.record {
                 st.errors += 1;
+                if let Some(tl) = st.timeline.as_mut() {
+                    tl.at(now).errors += 1;
+                }
             }
             return None;
         }
     }
     if p.record {
         st.ops += 1;
-        let from_intended = now.saturating_duration_since(p.intended).as_nanos();
-        st.latency
-            .saturating_record(u64::try_from(from_intended).unwrap_or(HIST_MAX_NS).max(1));
+        let from_intended = now.saturating_duration_since(p.intended);
+        if let Some(tl) = st.timeline.as_mut() {
+            let b = tl.at(now);
+            b.ops += 1;
+            if p.op.kind == OpKind::Set {
+                b.sets += 1;
+            } else {
+                let nkeys = u64::from(p.op.nkeys);
+                let hits = match reply {
+                    Reply::Values { hits } => u64::from(hits).min(nkeys),
+                    _ => 0,
+                };
+                b.gets += 1;
+                b.get_keys += nkeys;
+                b.hits += hits;
+                b.misses += nkeys - hits;
+            }
+            b.record_latency(from_intended);
+        }
+        st.latency.saturating_record(
+            u64::try_from(from_intended.as_nanos())
+                .unwrap_or(HIST_MAX_NS)
+                .max(1),
+        );
         if run.interval.is_some() {
             let from_sent = now.saturating_duration_since(p.sent).as_nanos();
             st.service
@@ -703,6 +752,7 @@ async fn connection(
         fills: VecDeque::new(),
     };
     let mut pending = VecDeque::with_capacity(run.depth * 2 + 8);
+    st.timeline = run.timeline.as_ref().map(|t| Timeline::recorder(t, start));
     let mut failed_connects = 0u32;
     loop {
         let Some(s) = stream.as_mut() else {
@@ -743,6 +793,9 @@ async fn connection(
                 st.conn_errors += 1;
                 let lost = pending.iter().filter(|p| p.record).count() as u64;
                 st.errors += lost;
+                if let Some(tl) = st.timeline.as_mut() {
+                    tl.at(Instant::now()).errors += lost;
+                }
                 live.errors.fetch_add(lost, Ordering::Relaxed);
                 pending.clear();
                 cur.fills.clear();
@@ -863,6 +916,11 @@ struct Report {
     loadgen_cpu_utilisation: Option<f64>,
     /// Latency (as in `latency_us`) at a ladder of quantiles, for CDF plots.
     latency_cdf_us: Vec<(f64, f64)>,
+    /// Wall-clock start of the measured run (Unix seconds): `t_secs = 0` of
+    /// the timeline.
+    started_unix_secs: f64,
+    /// `--timeline-ms`: figures per interval since the start.
+    timeline: Option<Vec<Point>>,
     server_stats: BTreeMap<String, String>,
 }
 
@@ -915,6 +973,25 @@ fn parse_args(args: &Args) -> Result<Run, String> {
         scan_len: args.scan_len,
     };
     workload.validate().map_err(|e| e.to_string())?;
+    let timeline = match args.timeline_ms {
+        None => None,
+        Some(0) => return Err("--timeline-ms must be at least 1".into()),
+        Some(ms) => {
+            let iv = Duration::from_millis(ms);
+            // In duration mode the run's length is known: refuse a timeline
+            // that would be cut off (a request count may run any length;
+            // its last interval then takes the rest).
+            let intervals = args.duration / iv.as_secs_f64();
+            if args.requests.is_none() && intervals > timeline::MAX_INTERVALS as f64 {
+                return Err(format!(
+                    "--timeline-ms {ms} over {} s makes more than {} intervals",
+                    args.duration,
+                    timeline::MAX_INTERVALS
+                ));
+            }
+            Some(Timeline::shared(iv))
+        }
+    };
     Ok(Run {
         addr,
         depth: args.depth as usize,
@@ -933,6 +1010,7 @@ fn parse_args(args: &Args) -> Result<Run, String> {
         warmup: args.warmup_requests,
         seed: args.seed,
         workload: Arc::new(workload),
+        timeline,
     })
 }
 
@@ -1022,6 +1100,21 @@ fn print_human(r: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> 
                 .map_or("?".into(), |u| format!("{u:.2}"))
         )?;
     }
+    if let Some(tl) = r.timeline.as_deref() {
+        let ratios = || tl.iter().filter_map(|p| p.hit_ratio);
+        let iv_ms = r.args.timeline_ms.unwrap_or(0);
+        match (
+            ratios().min_by(f64::total_cmp),
+            ratios().max_by(f64::total_cmp),
+        ) {
+            (Some(lo), Some(hi)) => writeln!(
+                out,
+                "timeline {} intervals of {iv_ms} ms, hit ratio per interval {lo:.4}..{hi:.4}",
+                tl.len()
+            )?,
+            _ => writeln!(out, "timeline {} intervals of {iv_ms} ms", tl.len())?,
+        }
+    }
     if let (Some(items), Some(ev)) = (
         r.server_stats.get("curr_items"),
         r.server_stats.get("evictions"),
@@ -1059,37 +1152,43 @@ async fn run_all(args: Args, run: Run) -> Result<Report, String> {
         .and_then(|p| procfs::cpu_time(p, ticks));
     let self_cpu0 = procfs::cpu_time("self", ticks);
     let t0 = Instant::now();
+    let started_unix_secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     // Receivers live in the tasks; a send error only means all have ended.
     let _ = start_tx.send(Some(t0));
 
     let done = Arc::new(AtomicBool::new(false));
+    // Every second, or every timeline interval; the interval's own hit
+    // ratio beside the whole run's.
+    let period = args
+        .timeline_ms
+        .map_or(Duration::from_secs(1), Duration::from_millis);
     let progress = (!args.quiet).then(|| {
         let live = Arc::clone(&live);
         let done = Arc::clone(&done);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(
-                (t0 + Duration::from_secs(1)).into(),
-                Duration::from_secs(1),
-            );
-            let mut last = 0u64;
-            let mut secs = 0u64;
+            let mut tick = tokio::time::interval_at((t0 + period).into(), period);
+            let (mut last_ops, mut last_hits, mut last_misses) = (0u64, 0u64, 0u64);
+            let pct = |r: Option<f64>| r.map_or("-".into(), |h| format!("{:.2}%", h * 100.0));
             loop {
                 tick.tick().await;
                 if done.load(Ordering::Relaxed) {
                     break;
                 }
-                secs += 1;
+                let secs = t0.elapsed().as_secs_f64();
                 let ops = live.ops.load(Ordering::Relaxed);
                 let hits = live.hits.load(Ordering::Relaxed);
                 let misses = live.misses.load(Ordering::Relaxed);
                 let errs = live.errors.load(Ordering::Relaxed);
-                let hr =
-                    ratio(hits, hits + misses).map_or("-".into(), |h| format!("{:.2}%", h * 100.0));
+                let (dh, dm) = (hits - last_hits, misses - last_misses);
                 eprintln!(
-                    "[{secs:>4}s] {:>9} ops/s  total {ops:>11}  hit {hr}  errors {errs}",
-                    ops - last
+                    "[{secs:>6.1}s] {:>9.0} ops/s  total {ops:>11}  hit {} (interval {})  errors {errs}",
+                    (ops - last_ops) as f64 / period.as_secs_f64(),
+                    pct(ratio(hits, hits + misses)),
+                    pct(ratio(dh, dh + dm)),
                 );
-                last = ops;
+                (last_ops, last_hits, last_misses) = (ops, hits, misses);
             }
         })
     });
@@ -1097,6 +1196,7 @@ async fn run_all(args: Args, run: Run) -> Result<Report, String> {
     let mut total = Stats::new();
     for t in tasks {
         match t.await {
+            // Dropping `s` flushes its timeline recorder.
             Ok(s) => total.merge(&s),
             Err(e) => {
                 total.errors += 1;
@@ -1184,6 +1284,12 @@ async fn run_all(args: Args, run: Run) -> Result<Report, String> {
             .iter()
             .map(|&q| (q, total.latency.value_at_quantile(q) as f64 / 1000.0))
             .collect(),
+        started_unix_secs,
+        timeline: run.timeline.as_ref().map(|t| {
+            t.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .points(elapsed)
+        }),
         server_stats: stats,
         args,
     })
@@ -1455,6 +1561,157 @@ mod tests {
         assert!((497..=500).contains(&r.ops), "{}", r.ops);
         assert!(r.service_latency_us.is_some() && r.send_lag_us.is_some());
         assert_eq!(r.errors, 0);
+    }
+
+    /// Sums a timeline's points, checking they are in order.
+    fn timeline_sums(r: &Report) -> (u64, u64, u64, u64, u64, usize) {
+        let tl = r.timeline.as_ref().expect("a timeline");
+        let mut sums = (0, 0, 0, 0, 0, tl.len());
+        for (i, p) in tl.iter().enumerate() {
+            let iv = r.args.timeline_ms.unwrap() as f64 / 1000.0;
+            assert!((p.t_secs - i as f64 * iv).abs() < 1e-9);
+            assert_eq!(p.get_keys, p.hits + p.misses);
+            sums.0 += p.ops;
+            sums.1 += p.gets;
+            sums.2 += p.hits;
+            sums.3 += p.misses;
+            sums.4 += p.sets;
+        }
+        sums
+    }
+
+    #[test]
+    fn timeline_adds_up_to_the_totals() {
+        let r = run_with(
+            300,
+            &[
+                "-c",
+                "3",
+                "-d",
+                "8",
+                "--cache-aside",
+                "--keys",
+                "2000",
+                "--dist",
+                "zipf:0.99",
+                "--requests",
+                "6000",
+                "--warmup-requests",
+                "600",
+                "--timeline-ms",
+                "5",
+            ],
+        );
+        assert_eq!(r.gets, 5400);
+        let (ops, gets, hits, misses, sets, _) = timeline_sums(&r);
+        // Warm-up requests are in no interval, as in no other figure.
+        assert_eq!(
+            (ops, gets, hits, misses, sets),
+            (r.ops, r.gets, r.hits, r.misses, r.sets)
+        );
+        assert!(r.started_unix_secs > 1.7e9);
+    }
+
+    #[test]
+    fn timeline_covers_a_timed_run() {
+        let r = run_with(
+            usize::MAX,
+            &[
+                "-c",
+                "2",
+                "--keys",
+                "100",
+                "--prefill",
+                "-t",
+                "0.35",
+                "--timeline-ms",
+                "100",
+            ],
+        );
+        let (ops, gets, hits, _, sets, len) = timeline_sums(&r);
+        // 0.35 s: intervals from 0, 0.1, 0.2 and 0.3 s; the last one is cut
+        // short by the end of the run (a reply late by over 50 ms on a busy
+        // machine makes a fifth).
+        assert!((4..=5).contains(&len), "{:?}", r.timeline);
+        assert_eq!((ops, gets, hits, sets), (r.ops, r.gets, r.hits, r.sets));
+        let tl = r.timeline.as_ref().unwrap();
+        assert!(tl[..3]
+            .iter()
+            .all(|p| p.ops > 0 && p.hit_ratio == Some(1.0)));
+        assert!(tl[..3].iter().all(|p| p.p99_us.is_some_and(|v| v > 0.0)));
+        assert!(tl[..3].iter().all(|p| (p.secs - 0.1).abs() < 1e-9));
+        let last = &tl[len - 1];
+        assert!(last.secs < 0.1 && last.secs > 0.0, "{}", last.secs);
+    }
+
+    #[test]
+    fn refuses_a_timeline_it_cannot_hold() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["ringcache-loadgen", "-s", "127.0.0.1:1"];
+            argv.extend_from_slice(extra);
+            parse_args(&Args::parse_from(argv)).map(|_| ())
+        };
+        assert!(parse(&["--timeline-ms", "0"]).is_err());
+        assert!(parse(&["-t", "3600", "--timeline-ms", "100"]).is_err());
+        assert!(parse(&["-t", "20", "--timeline-ms", "500"]).is_ok());
+        // A request count may run any length: the last interval takes the rest.
+        assert!(parse(&["-n", "1000000000", "--timeline-ms", "1"]).is_ok());
+    }
+
+    #[test]
+    fn cache_aside_timeline_against_a_node() {
+        // An in-process ringcache node on 127.0.0.1:0: the cache-aside
+        // loop and the timeline against the real server, not the stand-in.
+        use ringcache_server::{serve, Node, NodeConfig};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let target = listener.local_addr().unwrap().to_string();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(serve(
+                listener,
+                Node::new(NodeConfig::default()),
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            let args = Args::parse_from([
+                "ringcache-loadgen",
+                "-q",
+                "-s",
+                &target,
+                "-c",
+                "2",
+                "-d",
+                "16",
+                "--cache-aside",
+                "--keys",
+                "1000",
+                "--dist",
+                "zipf:0.99",
+                "--requests",
+                "4000",
+                "--timeline-ms",
+                "2",
+            ]);
+            let run = parse_args(&args).unwrap();
+            let r = run_all(args, run).await.unwrap();
+            let _ = stop.send(());
+            server.await.unwrap();
+            r
+        });
+        assert_eq!((r.gets, r.errors), (4000, 0));
+        // Nothing is evicted: every key misses once, then hits.
+        assert_eq!(r.sets, r.misses);
+        assert!(r.misses <= 1000 && r.hits >= 3000, "{} hits", r.hits);
+        let (ops, gets, hits, misses, sets, _) = timeline_sums(&r);
+        assert_eq!(
+            (ops, gets, hits, misses, sets),
+            (r.ops, r.gets, r.hits, r.misses, r.sets)
+        );
     }
 
     #[test]
