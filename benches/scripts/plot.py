@@ -12,6 +12,10 @@ follows from its name:
   hit_ratio-*.json          hit ratio per cache size (-m) and server, one
                             chart per trace
   memory-*.json             RSS bytes per item per workload and server
+  scaleout*.json            hit ratio over time per run (with and without the
+                            proxy's --warmup), the moment the 4th node joined
+                            and each run's steady-state level; one chart,
+                            written as <summary name>.svg
 Charts are written to OUT_DIR as <summary name>-<chart>.svg.
 """
 import json
@@ -221,6 +225,63 @@ def plot_memory(path, data, out):
     return [f]
 
 
+def plot_scaleout(path, data, out):
+    runs = data["runs"]
+    series = {}
+    for name, r in runs.items():
+        w = r.get("proxy_warmup_secs")
+        label = "no --warmup flag" if w is None else f"--warmup {w}"
+        # A last interval the run covered less than half of is left out:
+        # a few replies after the end, not a point of the curve.
+        full = max((p["secs"] for p in r["timeline"]), default=0)
+        pts = [(p["t_secs"] + p["secs"] / 2, p["hit_ratio"]) for p in r["timeline"]
+               if p["hit_ratio"] is not None and p["secs"] >= full / 2]
+        if pts:
+            series[label] = (r, pts)
+    if not series:
+        return []
+    xmax = max(p[0] for _, pts in series.values() for p in pts)
+    xmax = math.ceil(xmax)
+    lowest = min(min(p[1] for _, pts in series.values() for p in pts),
+                 min(r["steady_hit_ratio"] * 0.95 for r, _ in series.values() if r.get("steady_hit_ratio")))
+    ymin = max(0.0, math.floor((lowest - 0.02) * 20) / 20)
+    ymax = 1.0
+    sx = lambda x: ML + x / xmax * (W - ML - MR)
+    sy = lambda y: H - MB - (y - ymin) / (ymax - ymin) * (H - MT - MB)
+    body = y_axis(ymax, "{:.2f}", ymin)
+    step = 1 if xmax <= 12 else 2 if xmax <= 30 else 5
+    for x in range(0, xmax + 1, step):
+        body += f'<text x="{sx(x):.1f}" y="{H - MB + 16}" text-anchor="middle">{x}</text>\n'
+    for i, (label, (r, pts)) in enumerate(series.items()):
+        c = COLOURS[i % len(COLOURS)]
+        steady = r.get("steady_hit_ratio")
+        if steady:
+            body += f'<line x1="{ML}" x2="{W - MR}" y1="{sy(steady):.1f}" y2="{sy(steady):.1f}" stroke="{c}" stroke-dasharray="2,3"><title>{escape(label)} steady state {steady:.4f}</title></line>\n'
+            body += f'<line x1="{ML}" x2="{W - MR}" y1="{sy(steady * 0.95):.1f}" y2="{sy(steady * 0.95):.1f}" stroke="{c}" stroke-opacity="0.35" stroke-dasharray="1,4"><title>{escape(label)} 95% of steady state</title></line>\n'
+        ch = r.get("change_secs")
+        if ch is not None:
+            body += f'<line x1="{sx(ch):.1f}" x2="{sx(ch):.1f}" y1="{MT}" y2="{H - MB}" stroke="{c}" stroke-dasharray="6,3"><title>{escape(label)}: 4th node joins at {ch:.2f} s</title></line>\n'
+        d = " ".join(f"{'M' if j == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for j, (x, y) in enumerate(pts))
+        body += f'<path d="{d}" fill="none" stroke="{c}" stroke-width="2"/>\n'
+        for x, y in pts:
+            body += f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{c}"><title>{escape(label)} {x:.2f} s: {y:.4f}</title></circle>\n'
+    # Legend: the runs, then what the thin lines are.
+    names = list(series)
+    body += legend(names)
+    y = MT + 18 * len(names) + 10
+    for text, dash in (("4th node joins", "6,3"), ("steady state", "2,3"), ("95% of steady", "1,4")):
+        body += f'<line x1="{W - MR + 10}" x2="{W - MR + 26}" y1="{y + 6}" y2="{y + 6}" stroke="#555" stroke-dasharray="{dash}"/>\n'
+        body += f'<text x="{W - MR + 30}" y="{y + 10}">{escape(text)}</text>\n'
+        y += 18
+    iv = data.get("workload", {}).get("timeline_ms")
+    title = "Hit ratio while a 4th node joins 3 (cache-aside, " + str(data.get("workload", {}).get("dist", "")) + ")"
+    doc = svg(title, body, f"hit ratio per {iv} ms" if iv else "hit ratio", "seconds since the start of the measured run")
+    f = os.path.join(out, base(path) + ".svg")
+    with open(f, "w") as fh:
+        fh.write(doc)
+    return [f]
+
+
 def base(path):
     return os.path.basename(path)[:-5]
 
@@ -241,6 +302,8 @@ def main():
             written = plot_hit_ratio(path, data, out)
         elif name.startswith("memory"):
             written = plot_memory(path, data, out)
+        elif name.startswith("scaleout"):
+            written = plot_scaleout(path, data, out)
         else:
             print(f"skipping {path}: unknown kind", file=sys.stderr)
             continue
