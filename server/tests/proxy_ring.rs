@@ -77,10 +77,13 @@ fn placement(scheme: Scheme) {
     }
     let actual: Vec<u64> = (0..5).map(|i| h.curr_items(i)).collect();
     assert_eq!(actual, expected, "curr_items per node vs Ring::lookup");
-    // Balance: the ring promises ~2.5% (xxh3) / ~10% (ketama) around the
-    // mean share; with 4,000 keys per node sampling adds ~1.6% (1 sigma).
+    // Balance: xxh3's 4096 points per node keep a share within ~2.5% of
+    // the mean; ketama's 160 points give a spread of ~8% (1 sigma) that
+    // depends on the node names, here ephemeral ports: 20% failed about one
+    // run in twenty, so ketama gets 4 sigma. With 4,000 keys per node
+    // sampling adds ~1.6% (1 sigma).
     let mean = KEYS as f64 / 5.0;
-    let tolerance = if scheme == Scheme::Xxh3 { 0.10 } else { 0.20 };
+    let tolerance = if scheme == Scheme::Xxh3 { 0.10 } else { 0.35 };
     for (i, &n) in actual.iter().enumerate() {
         let off = (n as f64 - mean).abs() / mean;
         assert!(
