@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::Credentials;
 use crate::error::Error;
+use crate::placement::MAX_REPLICAS;
 use crate::tls::TlsConfig;
 use crate::Client;
 
@@ -91,6 +92,28 @@ pub struct Config {
     /// memcached `-Y` credentials, sent on every new connection. Default:
     /// none.
     pub credentials: Option<Credentials>,
+    /// Nodes that hold each key (`1..=4`): writes go to the first
+    /// `replicas` healthy nodes of the key's replica walk, reads to the
+    /// first and fall through the others on a miss or a failure, deletes
+    /// reach all of them. Default: 1 (no replication).
+    pub replicas: usize,
+    /// How long after a ring change a read whose key moved may still be
+    /// answered from (and copied from) its previous owner: see the
+    /// `warmup` module docs. Ends early once the new owners answer for
+    /// themselves. Zero turns warm-up off. Default: 30 s.
+    pub warmup: Duration,
+    /// Copies per second a drain or hand-off walk may make (read-driven
+    /// warm-up copies are not limited: each answers a read). Default: 2000.
+    pub copy_rate: u32,
+    /// Share of this client's recent reads (`0.0..1.0`) above which a key
+    /// counts as hot; zero turns detection off. Hot reads are spread over
+    /// the key's replicas (with `replicas > 1`) and served from a near
+    /// cache when `hot_near_ttl` is set. Default: 0.01.
+    pub hot_share: f64,
+    /// How long a hot key's value may be served from this process's memory
+    /// (a staleness bound for values replaced by other processes); zero
+    /// keeps hot keys out of memory. Default: zero.
+    pub hot_near_ttl: Duration,
 }
 
 impl Default for Config {
@@ -114,6 +137,11 @@ impl Default for Config {
             max_item_size: 1024 * 1024,
             tls: None,
             credentials: None,
+            replicas: 1,
+            warmup: Duration::from_secs(30),
+            copy_rate: 2000,
+            hot_share: 0.01,
+            hot_near_ttl: Duration::ZERO,
         }
     }
 }
@@ -146,6 +174,11 @@ struct FileConfig {
     probe_max_interval_ms: Option<u64>,
     max_ejected_share: Option<f64>,
     max_item_size: Option<usize>,
+    replicas: Option<usize>,
+    warmup_ms: Option<u64>,
+    copy_rate: Option<u32>,
+    hot_share: Option<f64>,
+    hot_near_ttl_ms: Option<u64>,
 }
 
 impl Config {
@@ -169,6 +202,11 @@ impl Config {
     /// probe_max_interval_ms = 30000
     /// max_ejected_share = 0.5
     /// max_item_size = 1048576
+    /// replicas = 1
+    /// warmup_ms = 30000            # 0: no warm-up after ring changes
+    /// copy_rate = 2000             # drain / hand-off copies per second
+    /// hot_share = 0.01             # 0: no hot-key detection
+    /// hot_near_ttl_ms = 0          # hot keys served from memory this long
     /// ```
     ///
     /// # Errors
@@ -218,7 +256,10 @@ impl Config {
             failure_policy,
             failure_threshold,
             max_ejected_share,
-            max_item_size
+            max_item_size,
+            replicas,
+            copy_rate,
+            hot_share
         );
         macro_rules! take_ms {
             ($($file:ident => $field:ident),*) => { $( if let Some(v) = file.$file { c.$field = ms(v); } )* };
@@ -230,7 +271,9 @@ impl Config {
             reconnect_backoff_ms => reconnect_backoff,
             reconnect_max_backoff_ms => reconnect_max_backoff,
             probe_interval_ms => probe_interval,
-            probe_max_interval_ms => probe_max_interval
+            probe_max_interval_ms => probe_max_interval,
+            warmup_ms => warmup,
+            hot_near_ttl_ms => hot_near_ttl
         );
         c.validate()?;
         Ok(c)
@@ -238,7 +281,9 @@ impl Config {
 
     /// Checks the ranges: at least one connection per node, non-zero
     /// in-flight bound and queue depth, non-zero timeouts, a failure
-    /// threshold of at least 1, `max_ejected_share` within `0.0..=1.0`.
+    /// threshold of at least 1, `max_ejected_share` within `0.0..=1.0`,
+    /// `replicas` within `1..=4`, `hot_share` within `0.0..1.0`, a
+    /// non-zero `copy_rate`.
     ///
     /// # Errors
     ///
@@ -265,6 +310,15 @@ impl Config {
         }
         if self.probe_interval.is_zero() || self.reconnect_backoff.is_zero() {
             return bad("probe_interval and reconnect_backoff must be greater than zero");
+        }
+        if !(1..=MAX_REPLICAS).contains(&self.replicas) {
+            return bad("replicas must be within 1..=4");
+        }
+        if !(0.0..1.0).contains(&self.hot_share) {
+            return bad("hot_share must be within 0.0..1.0");
+        }
+        if self.copy_rate == 0 {
+            return bad("copy_rate must be at least 1");
         }
         Ok(())
     }
@@ -384,6 +438,26 @@ impl ClientBuilder {
     setter!(
         /// Largest value accepted in a reply. Default 1 MiB.
         max_item_size: usize
+    );
+    setter!(
+        /// Nodes that hold each key (`1..=4`). Default 1.
+        replicas: usize
+    );
+    setter!(
+        /// Warm-up window after a ring change (zero: off). Default 30 s.
+        warmup: Duration
+    );
+    setter!(
+        /// Drain and hand-off copies per second. Default 2000.
+        copy_rate: u32
+    );
+    setter!(
+        /// Share of recent reads that makes a key hot (zero: off). Default 0.01.
+        hot_share: f64
+    );
+    setter!(
+        /// How long hot values may be served from memory (zero: never). Default zero.
+        hot_near_ttl: Duration
     );
 
     /// Connects to the nodes over TLS ([`TlsConfig`]). Default: plain TCP.

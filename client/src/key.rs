@@ -38,9 +38,46 @@ pub fn validate_key(key: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `key` can travel as a text-protocol token (else it goes in a
+/// meta command's base64 form).
+#[inline]
+pub(crate) fn is_text_key(key: &[u8]) -> bool {
+    validate_key(key).is_ok()
+}
+
+/// The bytes a key is routed by. Keys a node accepts but the text
+/// protocol cannot carry as a token, because they hold control bytes or
+/// (decoded from a meta command's base64 `b` form) spaces, are routed with
+/// each such byte `b` replaced by `b | 0x80`: a fixed rule, so every client
+/// and proxy places them alike. Such keys cannot be sent in the classic
+/// protocol's key-as-token form, so no other placement exists to agree
+/// with; a collision only puts two keys on one node.
+pub(crate) fn routing_key(key: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if key.iter().all(|&b| b > b' ' && b != 0x7f) {
+        std::borrow::Cow::Borrowed(key)
+    } else {
+        std::borrow::Cow::Owned(
+            key.iter()
+                .map(|&b| if b <= b' ' || b == 0x7f { b | 0x80 } else { b })
+                .collect(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routing_keys_are_valid_keys() {
+        assert_eq!(&routing_key(b"user:1")[..], b"user:1");
+        assert!(matches!(
+            routing_key(b"user:1"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(&routing_key(b"a b\x01\x7f")[..], b"a\xa0b\x81\xff");
+        assert!(validate_key(&routing_key(b" \t\r\n")).is_ok());
+    }
 
     #[test]
     fn rules() {

@@ -98,18 +98,25 @@ mod aside;
 mod auth;
 mod config;
 mod conn;
+mod copy;
+mod dispatch;
 mod error;
 mod health;
+mod hot_reads;
 mod key;
 mod membership;
 pub mod metrics;
+mod multi;
 mod near;
 mod ops;
+mod placement;
 mod pool;
 mod route;
 mod tls;
 mod topology;
+mod warmup;
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -123,6 +130,7 @@ pub use crate::key::validate_key;
 pub use crate::membership::{
     watch, Membership, MembershipError, MembershipWatcher, NodeSink, WatchedBuilder,
 };
+pub use crate::multi::ReadReply;
 pub use crate::near::NearCache;
 pub use crate::ops::{
     CasOutcome, DeleteOutcome, GetMany, Item, NodeFailure, StoreMode, StoreOutcome, TouchOutcome,
@@ -132,7 +140,9 @@ pub use crate::tls::TlsConfig;
 pub use crate::topology::RingChange;
 pub use ringcache_ring::{Node, Scheme};
 
+use crate::copy::Copier;
 use crate::health::Coordinator;
+use crate::hot_reads::HotReads;
 use crate::topology::Topology;
 
 /// A client of a ringcache cluster (or a pool of memcached servers).
@@ -168,6 +178,20 @@ struct Inner {
     writer: Mutex<()>,
     coordinator: Arc<Coordinator>,
     runtime: tokio::runtime::Handle,
+    /// Background copies (warm-up, replica repair).
+    copier: Copier,
+    /// Hot-key detection and the hot keys' near cache.
+    hot: HotReads,
+    /// Turns of hot reads over replicas.
+    hot_turn: AtomicUsize,
+}
+
+impl Inner {
+    /// Whether plain reads are counted for hot-key detection.
+    #[inline]
+    fn hot_reads_on(&self) -> bool {
+        self.config.hot_share > 0.0
+    }
 }
 
 impl Client {
@@ -189,10 +213,13 @@ impl Client {
         let client = Client {
             inner: Arc::new(Inner {
                 topology: ArcSwap::from_pointee(Topology::empty(config.scheme)?),
+                hot: HotReads::new(&config),
                 config,
                 writer: Mutex::new(()),
                 coordinator,
+                copier: Copier::new(runtime.clone()),
                 runtime,
+                hot_turn: AtomicUsize::new(0),
             }),
         };
         client.set_nodes(nodes)?;

@@ -17,11 +17,8 @@ use ringcache_protocol::{
     Arithmetic, Cas as CasRequest, Delete, FlushAll, Gat, Get, Request, Response, Store, Touch,
 };
 
-use crate::config::FailurePolicy;
 use crate::error::Error;
 use crate::key::validate_key;
-use crate::pool::{NodeHandle, Pending};
-use crate::route::Route;
 use crate::Client;
 
 /// memcached reads an exptime above this many seconds as a Unix time.
@@ -138,7 +135,7 @@ pub(crate) fn exptime(ttl: Duration) -> i64 {
 }
 
 /// Maps a reply no typed outcome covers to an error.
-fn unexpected(node: &str, response: Response) -> Error {
+pub(crate) fn unexpected(node: &str, response: Response) -> Error {
     match response {
         Response::ServerError(m) => Error::Server(String::from_utf8_lossy(&m).into_owned()),
         Response::ClientError(m) => Error::Client(String::from_utf8_lossy(&m).into_owned()),
@@ -156,29 +153,26 @@ fn item(v: ringcache_protocol::Value) -> Item {
 }
 
 impl Client {
-    /// Routes `key` and sends it `request`. `Ok(None)` when the node is
+    /// Routes `key` and executes `request` over its placement (replicas,
+    /// warm-up: `dispatch.rs`). `Ok(None)` when the key's nodes are
     /// ejected under [`FailurePolicy::FastMiss`] and `miss_ok` (reads).
     async fn keyed(
         &self,
         key: &[u8],
         miss_ok: bool,
         request: impl FnOnce(Bytes) -> Request,
-    ) -> Result<Option<(Response, NodeHandle)>, Error> {
+    ) -> Result<Option<(Response, String)>, Error> {
         validate_key(key)?;
-        let handle = {
-            let topology = self.inner.topology.load();
-            match topology.route(key, self.inner.config.failure_policy)? {
-                Route::Up(h) => h.clone(),
-                Route::FastMiss(_) if miss_ok => return Ok(None),
-                Route::FastMiss(h) => {
-                    return Err(Error::NodeDown {
-                        node: h.name().to_owned(),
-                    })
-                }
-            }
+        let placement = self.place(key)?;
+        let node = match (placement.primary(), &placement.fast_miss) {
+            (Some(h), _) => h.name().to_owned(),
+            (None, Some(_)) if miss_ok => return Ok(None),
+            (None, _) => return Err(placement.unavailable()),
         };
-        let response = handle.call(request(Bytes::copy_from_slice(key))).await?;
-        Ok(Some((response, handle)))
+        let response = self
+            .run(placement, request(Bytes::copy_from_slice(key)))
+            .await?;
+        Ok(Some((response, node)))
     }
 
     async fn read_one(
@@ -189,7 +183,7 @@ impl Client {
         match self.keyed(key, true, request).await? {
             None => Ok(None),
             Some((Response::Values(values), _)) => Ok(values.into_iter().next().map(item)),
-            Some((other, h)) => Err(unexpected(h.name(), other)),
+            Some((other, node)) => Err(unexpected(&node, other)),
         }
     }
 
@@ -304,7 +298,7 @@ impl Client {
         match response {
             Response::Stored => Ok(StoreOutcome::Stored),
             Response::NotStored => Ok(StoreOutcome::NotStored),
-            other => Err(unexpected(h.name(), other)),
+            other => Err(unexpected(&h, other)),
         }
     }
 
@@ -442,7 +436,7 @@ impl Client {
             Response::Stored => Ok(CasOutcome::Stored),
             Response::Exists => Ok(CasOutcome::Exists),
             Response::NotFound => Ok(CasOutcome::NotFound),
-            other => Err(unexpected(h.name(), other)),
+            other => Err(unexpected(&h, other)),
         }
     }
 
@@ -464,7 +458,7 @@ impl Client {
         match response {
             Response::Deleted => Ok(DeleteOutcome::Deleted),
             Response::NotFound => Ok(DeleteOutcome::NotFound),
-            other => Err(unexpected(h.name(), other)),
+            other => Err(unexpected(&h, other)),
         }
     }
 
@@ -487,7 +481,7 @@ impl Client {
         match response {
             Response::Number(n) => Ok(Some(n)),
             Response::NotFound => Ok(None),
-            other => Err(unexpected(h.name(), other)),
+            other => Err(unexpected(&h, other)),
         }
     }
 
@@ -544,7 +538,7 @@ impl Client {
         match response {
             Response::Touched => Ok(TouchOutcome::Touched),
             Response::NotFound => Ok(TouchOutcome::NotFound),
-            other => Err(unexpected(h.name(), other)),
+            other => Err(unexpected(&h, other)),
         }
     }
 
@@ -591,67 +585,18 @@ impl Client {
         if unique.is_empty() {
             return Ok(out);
         }
-        // Group by node index in this snapshot.
-        let (handles, groups, down) = {
-            let topology = self.inner.topology.load();
-            let policy = self.inner.config.failure_policy;
-            let mut groups: Vec<Vec<Bytes>> = vec![Vec::new(); topology.handles.len()];
-            let mut down: Vec<bool> = vec![false; topology.handles.len()];
-            for key in unique {
-                let (i, fast_miss) = topology.route_index(&key, policy)?;
-                if let (Some(group), Some(d)) = (groups.get_mut(i), down.get_mut(i)) {
-                    *d |= fast_miss;
-                    group.push(key);
-                }
-            }
-            (topology.handles.clone(), groups, down)
-        };
-        // Queue every request first, then wait: all nodes work in parallel.
-        let mut pending: Vec<(Vec<Bytes>, Result<Pending, Error>)> = Vec::new();
-        for ((handle, keys), down) in handles.iter().zip(groups).zip(down) {
-            if keys.is_empty() {
-                continue;
-            }
-            if down {
-                debug_assert_eq!(self.inner.config.failure_policy, FailurePolicy::FastMiss);
-                let error = Error::NodeDown {
-                    node: handle.name().to_owned(),
-                };
-                pending.push((keys, Err(error)));
-                continue;
-            }
-            for chunk in chunks(keys) {
-                let request = Request::Get(Get {
-                    keys: chunk.clone(),
-                });
-                pending.push((chunk, handle.submit(request).await));
-            }
+        if self.inner.topology.load().handles.is_empty() {
+            return Err(Error::NoNodes);
         }
-        for (keys, p) in pending {
-            let (node, result) = match p {
-                Ok(p) => {
-                    let node = p.handle().name().to_owned();
-                    (node, p.wait().await)
-                }
-                Err(e) => (String::new(), Err(e)),
-            };
-            match result {
-                Ok(Response::Values(values)) => {
-                    out.items
-                        .extend(values.into_iter().map(|v| (v.key.clone(), item(v))));
-                }
-                Ok(other) => out.failed.push(NodeFailure {
-                    error: unexpected(&node, other),
-                    node,
-                    keys,
-                }),
-                Err(error) => out.failed.push(NodeFailure {
-                    node: error_node(&error).unwrap_or(node),
-                    keys,
-                    error,
-                }),
-            }
-        }
+        let reply = self
+            .execute_read(&Request::Get(Get { keys: unique }))
+            .await?;
+        out.items = reply
+            .values
+            .into_iter()
+            .map(|v| (v.key.clone(), item(v)))
+            .collect();
+        out.failed = reply.failed;
         Ok(out)
     }
 
@@ -671,7 +616,7 @@ impl Client {
     /// ```
     pub async fn flush_all(&self) -> Vec<(String, Result<(), Error>)> {
         let replies = self
-            .on_all(Request::FlushAll(FlushAll {
+            .execute_on_all(Request::FlushAll(FlushAll {
                 delay: None,
                 noreply: false,
             }))
@@ -691,7 +636,7 @@ impl Client {
 
     /// `version` of every node, in name order.
     pub async fn versions(&self) -> Vec<(String, Result<String, Error>)> {
-        self.on_all(Request::Version)
+        self.execute_on_all(Request::Version)
             .await
             .into_iter()
             .map(|(node, r)| {
@@ -705,8 +650,22 @@ impl Client {
             .collect()
     }
 
-    /// Sends `request` to every node in parallel.
-    async fn on_all(&self, request: Request) -> Vec<(String, Result<Response, Error>)> {
+    /// Sends `request` to every node of the ring (ejected ones included),
+    /// in parallel, and returns each node's raw reply in name order: for
+    /// commands meant for every node (`flush_all`, `stats`...).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: ringcache_client::Client) {
+    /// use ringcache_protocol::Request;
+    ///
+    /// for (node, reply) in client.execute_on_all(Request::Version).await {
+    ///     println!("{node}: {reply:?}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn execute_on_all(&self, request: Request) -> Vec<(String, Result<Response, Error>)> {
         let handles = self.node_handles();
         let mut pending = Vec::with_capacity(handles.len());
         for h in &handles {
@@ -724,7 +683,7 @@ impl Client {
     }
 }
 
-fn error_node(error: &Error) -> Option<String> {
+pub(crate) fn error_node(error: &Error) -> Option<String> {
     match error {
         Error::Io { node, .. }
         | Error::Timeout { node }
@@ -737,7 +696,7 @@ fn error_node(error: &Error) -> Option<String> {
 
 /// Splits one node's keys into `get` lines of at most
 /// [`MULTIGET_LINE_BYTES`] bytes of keys.
-fn chunks(keys: Vec<Bytes>) -> Vec<Vec<Bytes>> {
+pub(crate) fn chunks(keys: Vec<Bytes>) -> Vec<Vec<Bytes>> {
     let total: usize = keys.iter().map(|k| k.len() + 1).sum();
     if total <= MULTIGET_LINE_BYTES {
         return vec![keys];

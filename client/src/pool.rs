@@ -229,9 +229,4 @@ impl Pending {
         self.handle.finish(&result, self.start);
         result
     }
-
-    /// The node the request went to.
-    pub(crate) fn handle(&self) -> &NodeHandle {
-        &self.handle
-    }
 }

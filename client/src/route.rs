@@ -12,9 +12,12 @@ use ringcache_protocol::{Request, Response};
 use ringcache_ring::NodeId;
 
 use crate::config::FailurePolicy;
+use crate::dispatch::{classify, Kind};
 use crate::error::Error;
 use crate::health::NodeState;
-use crate::key::validate_key;
+use crate::key::{routing_key, validate_key};
+use crate::metrics::HOT_READS_TOTAL;
+use crate::placement::Placement;
 use crate::pool::NodeHandle;
 use crate::topology::Topology;
 use crate::Client;
@@ -118,15 +121,16 @@ impl Client {
         }
     }
 
-    /// Sends `request` to the node `key` is routed to and returns its raw
-    /// reply: the lower-level entry point under the typed methods, for
-    /// commands they do not cover (meta commands with leases, say). The key
-    /// only routes; the request may name it or not.
+    /// Sends `request`, routed by `key`, and returns its raw reply: the
+    /// lower-level entry point under the typed methods, for commands they
+    /// do not cover (meta commands with leases, say). Single-key requests
+    /// get replicas, warm-up and repair exactly as the typed methods
+    /// (`dispatch.rs`); any other request goes to `key`'s first node.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidKey`], [`Error::NoNodes`];
-    /// [`Error::NodeDown`] at once when the node is ejected under
+    /// [`Error::NodeDown`] at once when the key's nodes are ejected under
     /// [`FailurePolicy::FastMiss`]; otherwise as [`NodeHandle::call`].
     ///
     /// # Examples
@@ -148,18 +152,72 @@ impl Client {
     ) -> Result<Response, Error> {
         let key = key.as_ref();
         validate_key(key)?;
-        let handle = {
-            let topology = self.inner.topology.load();
-            match topology.route(key, self.inner.config.failure_policy)? {
-                Route::Up(h) => h.clone(),
-                Route::FastMiss(h) => {
-                    return Err(Error::NodeDown {
-                        node: h.name().to_owned(),
-                    })
+        let placement = self.place(key)?;
+        self.run(placement, request).await
+    }
+
+    /// Executes a single-key request (any storage, read, delete,
+    /// arithmetic, touch or meta command naming one key), routed by its
+    /// own key, with replicas, warm-up and repair: what the proxy runs for
+    /// every single-key command. Keys the text protocol cannot carry
+    /// (decoded from a meta command's base64 form) route by the fixed rule
+    /// of [`Client::execute_read`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Client`] for a request that does not name exactly one key;
+    /// otherwise as [`Client::execute_on`].
+    pub async fn execute(&self, request: Request) -> Result<Response, Error> {
+        let Some((_, key)) = classify(&request) else {
+            return Err(Error::Client(
+                "execute takes a request naming one key".into(),
+            ));
+        };
+        let placement = self.place(&routing_key(key))?;
+        self.run(placement, request).await
+    }
+
+    /// Places a routing key on the current topology.
+    pub(crate) fn place(&self, route: &[u8]) -> Result<Placement, Error> {
+        self.inner.topology.load().place(route, &self.inner.config)
+    }
+
+    /// Runs `request` over `placement`: the hot-key near cache for plain
+    /// reads, then [`dispatch`](Client::dispatch).
+    pub(crate) async fn run(
+        &self,
+        placement: Placement,
+        request: Request,
+    ) -> Result<Response, Error> {
+        let Some((kind, key)) = classify(&request) else {
+            let h = placement.primary().ok_or_else(|| placement.unavailable())?;
+            return h.call(request).await;
+        };
+        let key = key.clone();
+        let hot = self.inner.hot_reads_on() && kind == Kind::PlainRead && self.record_read(&key);
+        if hot {
+            if let Some(value) = self.inner.hot.near_get(&key).await {
+                return Ok(Response::Values(vec![value]));
+            }
+            metrics::counter!(HOT_READS_TOTAL, "served" => "node").increment(1);
+        } else if kind != Kind::PlainRead && kind != Kind::ExactRead {
+            self.inner.hot.invalidate(&key).await;
+        }
+        let response = self.dispatch(placement, kind, &key, request, hot).await?;
+        if hot && self.inner.hot.near_enabled() {
+            if let Response::Values(values) = &response {
+                if let Some(value) = values.first() {
+                    self.inner.hot.near_put(value).await;
                 }
             }
-        };
-        handle.call(request).await
+        }
+        Ok(response)
+    }
+
+    /// Counts one plain read of `key` for hot-key detection; whether the
+    /// key is hot now.
+    pub(crate) fn record_read(&self, key: &[u8]) -> bool {
+        self.inner.hot.record(key)
     }
 
     /// Every node of the current topology, in name order.

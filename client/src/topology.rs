@@ -2,22 +2,26 @@
 //! swapped whole when the membership changes.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use ringcache_ring::{diff, Node, Ring};
 
 use crate::error::Error;
-use crate::metrics::{KEYS_MOVED_RATIO, RING_CHANGES_TOTAL, RING_NODES};
+use crate::metrics::{KEYS_MOVED_RATIO, RING_CHANGES_TOTAL, RING_NODES, WARMUP_ACTIVE};
 use crate::pool::NodeHandle;
-use crate::Client;
+use crate::warmup::Warmup;
+use crate::{Client, Inner};
 
 /// One snapshot: the membership ring and the node handles, indexed by the
 /// ring's [`NodeId`](ringcache_ring::NodeId). Never changed once built;
 /// request paths load it lock-free from the client's `ArcSwap`.
 #[derive(Debug)]
 pub(crate) struct Topology {
-    pub(crate) ring: Ring,
+    pub(crate) ring: Arc<Ring>,
     pub(crate) handles: Vec<NodeHandle>,
+    /// The ring before the last change, while its warm-up window (and the
+    /// deletes' grace after it) lasts: `warmup.rs`.
+    pub(crate) warmup: Option<Arc<Warmup>>,
 }
 
 /// What a membership change did, as [`Client::set_nodes`] reports it.
@@ -40,8 +44,11 @@ pub struct RingChange {
 impl Topology {
     pub(crate) fn empty(scheme: ringcache_ring::Scheme) -> Result<Topology, Error> {
         Ok(Topology {
-            ring: Ring::with_scheme([], scheme).map_err(|e| Error::Config(e.to_string()))?,
+            ring: Arc::new(
+                Ring::with_scheme([], scheme).map_err(|e| Error::Config(e.to_string()))?,
+            ),
             handles: Vec::new(),
+            warmup: None,
         })
     }
 }
@@ -52,6 +59,12 @@ impl Client {
     /// handles for new nodes, retires the handles of nodes that left, logs
     /// the share of keys moved and swaps the topology in one step. Requests
     /// already routed finish on the old snapshot.
+    ///
+    /// With [`Config::warmup`](crate::Config::warmup) set, the old ring is
+    /// kept for that window: reads of moved keys that miss at their new
+    /// owner are answered (and copied) from the old one, deletes reach both
+    /// (the `warmup` module docs). The handles of nodes that left stay open
+    /// until the window closes.
     ///
     /// Membership is compared by content: the same list (in any order)
     /// changes nothing and returns equal digests.
@@ -141,7 +154,12 @@ impl Client {
         metrics::gauge!(RING_NODES).set(ring.nodes().len() as f64);
         metrics::gauge!(KEYS_MOVED_RATIO).set(moved);
         metrics::counter!(RING_CHANGES_TOTAL).increment(1);
-        inner.topology.store(Arc::new(Topology { ring, handles }));
+        let warmup = self.start_warmup(&old);
+        inner.topology.store(Arc::new(Topology {
+            ring: Arc::new(ring),
+            handles,
+            warmup,
+        }));
         Ok(RingChange {
             old_digest,
             new_digest,
@@ -149,5 +167,67 @@ impl Client {
             removed,
             moved,
         })
+    }
+}
+
+impl Client {
+    /// A warm-up window from the topology being replaced, and the task that
+    /// closes it; `None` when warm-up is off or the old ring was empty.
+    fn start_warmup(&self, old: &Topology) -> Option<Arc<Warmup>> {
+        let config = &self.inner.config;
+        if config.warmup.is_zero() || old.handles.is_empty() {
+            return None;
+        }
+        // The longest a copy started inside the window can take: a read, a
+        // write and a check, each within the request timeout, and an undo.
+        let grace = config.request_timeout * 4;
+        let warmup = Arc::new(Warmup::new(
+            Arc::clone(&old.ring),
+            old.handles.clone(),
+            config.warmup,
+            grace,
+        ));
+        metrics::gauge!(WARMUP_ACTIVE).set(1.0);
+        let client = Arc::downgrade(&self.inner);
+        self.inner
+            .runtime
+            .spawn(close_warmup(client, Arc::downgrade(&warmup)));
+        Some(warmup)
+    }
+}
+
+/// Waits for the end of `warmup`'s grace (it moves earlier when the window
+/// ends early), then drops the old ring from the topology if it is still
+/// there, closing the handles of nodes that left.
+async fn close_warmup(client: Weak<Inner>, warmup: Weak<Warmup>) {
+    loop {
+        let Some(w) = warmup.upgrade() else {
+            // A newer change replaced this window.
+            return;
+        };
+        let end = w.fence_end();
+        drop(w);
+        tokio::time::sleep_until(end.into()).await;
+        let Some(w) = warmup.upgrade() else {
+            return;
+        };
+        if std::time::Instant::now() < w.fence_end() {
+            continue;
+        }
+        let Some(inner) = client.upgrade() else {
+            return;
+        };
+        let _writer = inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let current = inner.topology.load_full();
+        if current.warmup.as_ref().is_some_and(|c| Arc::ptr_eq(c, &w)) {
+            inner.topology.store(Arc::new(Topology {
+                ring: Arc::clone(&current.ring),
+                handles: current.handles.clone(),
+                warmup: None,
+            }));
+            metrics::gauge!(WARMUP_ACTIVE).set(0.0);
+            tracing::info!("warm-up window closed");
+        }
+        return;
     }
 }

@@ -5,7 +5,8 @@
 //!                 (--nodes H:P,H:P,... | --nodes-file FILE | --dns NAME:PORT)
 //!                 [--ring xxh3|ketama] [--metrics ADDR:PORT] [--config FILE]
 //!                 [-c MAXCONNS=1024] [-t THREADS=4] [-I MAX_ITEM_SIZE=1m]
-//!                 [--failure-policy eject|fast-miss]
+//!                 [--failure-policy eject|fast-miss] [--replicas N=1]
+//!                 [--warmup SECS=30] [--hot-near-ttl MS=0]
 //! ```
 //!
 //! `-I` is the largest item the proxy accepts and reads back; give it the
@@ -82,6 +83,19 @@ pub struct ProxyArgs {
     /// `max_item_size`).
     #[arg(short = 'I', long = "max-item-size")]
     pub max_item_size: Option<String>,
+    /// Nodes that hold each key, 1 to 4 (default 1, or the config file's
+    /// `replicas`): writes reach all, reads fall through them.
+    #[arg(long = "replicas")]
+    pub replicas: Option<usize>,
+    /// Seconds after a ring change during which moved keys are read from
+    /// (and copied from) their previous owner; 0 turns warm-up off
+    /// (default 30, or the config file's `warmup_ms`).
+    #[arg(long = "warmup", value_name = "SECS")]
+    pub warmup: Option<u64>,
+    /// Milliseconds a hot key's value may be served from the proxy's
+    /// memory; 0 never (default 0, or the config file's `hot_near_ttl_ms`).
+    #[arg(long = "hot-near-ttl", value_name = "MS")]
+    pub hot_near_ttl: Option<u64>,
     /// Serve Prometheus metrics over HTTP on this address.
     #[arg(long = "metrics")]
     pub metrics: Option<SocketAddr>,
@@ -181,6 +195,18 @@ impl ProxyArgs {
             let bytes = crate::config::parse_item_size(size)?;
             client.max_item_size = usize::try_from(bytes).unwrap_or(usize::MAX);
         }
+        if let Some(replicas) = self.replicas {
+            client.replicas = replicas;
+        }
+        if let Some(secs) = self.warmup {
+            client.warmup = std::time::Duration::from_secs(secs);
+        }
+        if let Some(ms) = self.hot_near_ttl {
+            client.hot_near_ttl = std::time::Duration::from_millis(ms);
+        }
+        client
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Some(policy) = self.failure_policy {
             client.failure_policy = match policy {
                 PolicyArg::Eject => FailurePolicy::Eject,

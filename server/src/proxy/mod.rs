@@ -28,7 +28,8 @@
 //! ```
 //!
 //! - **Single-key commands** (storage, `delete`, `incr`/`decr`, `touch`,
-//!   `mg ms md ma me`) go to the key's node. Classic `noreply` and meta `q`
+//!   `mg ms md ma me`) go to the key's node (its replicas, with
+//!   `--replicas`) through the client's `execute`. Classic `noreply` and meta `q`
 //!   are taken off before forwarding (the client pipelines only requests
 //!   that always get one reply) and applied again by the connection loop
 //!   on the way back, so the application sees memcached's quiet
@@ -49,6 +50,18 @@
 //! - **Membership** from `--nodes` (fixed), `--nodes-file` (polled) or
 //!   `--dns` (re-resolved), through the client's membership sources; a
 //!   change swaps the ring whole and moves only the keys it must.
+//! - **Warm rebalancing** (`--warmup SECS`, default 30): after a ring
+//!   change, a read whose key moved and misses at its new node is answered
+//!   by the previous one and the item copied over (flags and remaining
+//!   TTL kept), so a scale-out does not send the moved share of reads to
+//!   the database; deletes reach both. See `ringcache_client`'s `warmup`
+//!   module.
+//! - **Replicas** (`--replicas N`): every write reaches N nodes of the
+//!   key's replica walk, reads fall through them on a miss or a failure
+//!   (and repair the ones that missed), deletes reach all N.
+//! - **Hot keys**: the client counts reads, spreads the reads of its
+//!   hottest keys over their replicas and, with `--hot-near-ttl MS`,
+//!   serves them from memory for that long.
 //!
 //! Requests of one connection are executed in order, one at a time (so a
 //! `set` followed by a `get` of the same key in one pipeline reads what it
@@ -91,16 +104,13 @@
 //!   answer `ERROR`;
 //! - `ma q` on a counter that `N` just created: a node withholds nothing
 //!   there, the proxy cannot tell that case from the wire and withholds the
-//!   `HD` like any quiet success;
-//! - no replication: each key lives on one node.
+//!   `HD` like any quiet success.
 
 mod config;
 mod stats;
 
-use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::Poll;
@@ -108,10 +118,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ringcache_client::{
-    Client, ClientBuilder, Error as ClientError, FailurePolicy, MembershipError, MembershipWatcher,
-    NodeHandle, NodeState,
+    Client, ClientBuilder, Error as ClientError, MembershipError, MembershipWatcher, NodeState,
 };
-use ringcache_protocol::{Delete, Gat, Get, Limits, Request, Response, Value};
+use ringcache_protocol::{Delete, Gat, Get, Limits, Request, Response};
 
 pub use self::config::{PolicyArg, ProxyArgs, ProxyConfig, RingArg, DEFAULT_PROXY_PORT};
 
@@ -239,49 +248,37 @@ impl Proxy {
         Response::ServerError(one_line(&error.to_string()))
     }
 
-    /// The node a key of a multi-get goes to, or `None` when it has none
-    /// right now (no node, or its node is ejected under fast-miss).
-    fn route(&self, key: &[u8]) -> Option<NodeHandle> {
-        let client = &self.inner.client;
-        let handle = client.handle_for(routing_key(key)).ok()?;
-        let fast_miss = client.config().failure_policy == FailurePolicy::FastMiss
-            && handle.state() == NodeState::Ejected;
-        (!fast_miss).then_some(handle)
-    }
-
-    /// A single-key request (already stripped of `noreply`/`q`).
-    async fn forward(&self, key: &[u8], request: Request) -> Response {
-        match self
-            .inner
-            .client
-            .execute_on(routing_key(key), request)
-            .await
-        {
+    /// A single-key request (already stripped of `noreply`/`q`), with the
+    /// client's replicas, warm-up and repair.
+    async fn forward(&self, request: Request) -> Response {
+        match self.inner.client.execute(request).await {
             Ok(response) => response,
             Err(error) => self.failure(&error),
         }
     }
 
     /// `get`/`gets`/`gat`/`gats`: one request per node, in parallel, merged
-    /// in the request's key order. A failed node's keys miss.
+    /// in the request's key order (the client's
+    /// [`execute_read`](Client::execute_read)). A failed node's keys miss.
     async fn read(&self, request: &Request, keys: &[Bytes]) -> Response {
         let stats = self.stats();
         stats.cmd_get.add(keys.len() as u64);
-        let response = if let [key] = keys {
-            match self
-                .inner
-                .client
-                .execute_on(routing_key(key), request.clone())
-                .await
-            {
-                Ok(response) => response,
-                Err(error) => {
-                    self.stats().record_error(&error);
-                    Response::Values(Vec::new())
+        let response = match self.inner.client.execute_read(request).await {
+            Ok(reply) => {
+                for failure in &reply.failed {
+                    self.stats().record_error(&failure.error);
+                }
+                match reply.error_reply {
+                    // An error line from a node (e.g. SERVER_ERROR): memcached
+                    // would have sent it for the whole request.
+                    Some(error) => error,
+                    None => Response::Values(reply.values),
                 }
             }
-        } else {
-            self.read_many(request, keys).await
+            Err(error) => {
+                self.stats().record_error(&error);
+                Response::Values(Vec::new())
+            }
         };
         if let Response::Values(values) = &response {
             stats.get_hits.add(values.len() as u64);
@@ -292,69 +289,11 @@ impl Proxy {
         response
     }
 
-    async fn read_many(&self, request: &Request, keys: &[Bytes]) -> Response {
-        // Group key positions by node, in first-appearance order (`None`:
-        // keys with no node to ask, which miss). Names are borrowed from
-        // `routed`, so grouping allocates nothing per key.
-        let routed: Vec<Option<NodeHandle>> = keys.iter().map(|k| self.route(k)).collect();
-        let mut groups: Vec<(Option<&NodeHandle>, Vec<usize>)> = Vec::new();
-        let mut group_of: HashMap<Option<&str>, usize> = HashMap::new();
-        for (i, handle) in routed.iter().enumerate() {
-            let name = handle.as_ref().map(NodeHandle::name);
-            match group_of.get(&name).and_then(|&g| groups.get_mut(g)) {
-                Some((_, positions)) => positions.push(i),
-                None => {
-                    group_of.insert(name, groups.len());
-                    groups.push((handle.as_ref(), vec![i]));
-                }
-            }
-        }
-        let calls = groups.iter().map(|(handle, positions)| {
-            let part: Vec<Bytes> = positions.iter().map(|&i| keys[i].clone()).collect();
-            let sub = with_keys(request, part);
-            async move {
-                match handle {
-                    Some(handle) => handle.call(sub).await,
-                    None => Err(ClientError::NoNodes),
-                }
-            }
-        });
-        let results = join_all(calls.collect()).await;
-        let mut slots: Vec<Option<Value>> = vec![None; keys.len()];
-        for ((_, positions), result) in groups.iter().zip(results) {
-            match result {
-                Ok(Response::Values(values)) => {
-                    // The node answers in the order it was asked: walk the
-                    // group's keys alongside its values.
-                    let mut cursor = positions.iter();
-                    for value in values {
-                        for &i in cursor.by_ref() {
-                            if keys[i] == value.key {
-                                slots[i] = Some(value);
-                                break;
-                            }
-                        }
-                    }
-                }
-                Ok(other) => {
-                    // An error line from a node (e.g. SERVER_ERROR): memcached
-                    // would have sent it for the whole request.
-                    return other;
-                }
-                Err(error) => self.stats().record_error(&error),
-            }
-        }
-        Response::Values(slots.into_iter().flatten().collect())
-    }
-
     /// `flush_all` on every node, in parallel.
     async fn flush_all(&self, request: Request) -> Response {
         self.stats().cmd_flush.incr();
-        let handles = self.inner.client.node_handles();
-        let calls = handles.iter().map(|h| h.call(request.clone())).collect();
-        let results = join_all(calls).await;
         let mut reply = Response::Ok;
-        for result in results {
+        for (_, result) in self.inner.client.execute_on_all(request).await {
             match result {
                 Ok(Response::Ok) => {}
                 Ok(other) => reply = other,
@@ -372,7 +311,7 @@ impl Proxy {
                 key: key.clone(),
                 noreply: false,
             });
-            if let Err(error) = self.inner.client.execute_on(routing_key(key), delete).await {
+            if let Err(error) = self.inner.client.execute(delete).await {
                 self.stats().record_error(&error);
             }
         }
@@ -390,35 +329,35 @@ impl Proxy {
                 }
                 self.read(request, keys).await
             }
-            Request::Set(s)
-            | Request::Add(s)
-            | Request::Replace(s)
-            | Request::Append(s)
-            | Request::Prepend(s) => {
+            Request::Set(_)
+            | Request::Add(_)
+            | Request::Replace(_)
+            | Request::Append(_)
+            | Request::Prepend(_) => {
                 stats.cmd_set.incr();
-                self.forward(&s.key, loud(request)).await
+                self.forward(loud(request)).await
             }
-            Request::Cas(c) => {
+            Request::Cas(_) => {
                 stats.cmd_set.incr();
-                self.forward(&c.key, loud(request)).await
+                self.forward(loud(request)).await
             }
-            Request::Delete(d) => self.forward(&d.key, loud(request)).await,
-            Request::Incr(a) | Request::Decr(a) => self.forward(&a.key, loud(request)).await,
-            Request::Touch(t) => {
+            Request::Delete(_) => self.forward(loud(request)).await,
+            Request::Incr(_) | Request::Decr(_) => self.forward(loud(request)).await,
+            Request::Touch(_) => {
                 stats.cmd_touch.incr();
-                self.forward(&t.key, loud(request)).await
+                self.forward(loud(request)).await
             }
-            Request::MetaGet(m) => {
+            Request::MetaGet(_) => {
                 stats.cmd_get.incr();
-                self.forward(&m.key, loud(request)).await
+                self.forward(loud(request)).await
             }
-            Request::MetaSet(m) => {
+            Request::MetaSet(_) => {
                 stats.cmd_set.incr();
-                self.forward(&m.key, loud(request)).await
+                self.forward(loud(request)).await
             }
-            Request::MetaDelete(m) => self.forward(&m.key, loud(request)).await,
-            Request::MetaArithmetic(m) => self.forward(&m.key, loud(request)).await,
-            Request::MetaDebug(m) => self.forward(&m.key, request.clone()).await,
+            Request::MetaDelete(_) => self.forward(loud(request)).await,
+            Request::MetaArithmetic(_) => self.forward(loud(request)).await,
+            Request::MetaDebug(_) => self.forward(request.clone()).await,
             Request::FlushAll(_) => self.flush_all(loud(request)).await,
             Request::Version => Response::Version(Bytes::from_static(MEMCACHED_VERSION.as_bytes())),
             Request::Verbosity(_) => Response::Ok,
@@ -601,42 +540,6 @@ fn loud(request: &Request) -> Request {
     request
 }
 
-/// The bytes a key is routed by. Keys a node accepts but the client's key
-/// rules refuse, because they hold control bytes or (decoded from a meta
-/// command's base64 `b` form) spaces, are routed with each such byte `b`
-/// replaced by `b | 0x80`: a fixed rule, so every proxy places them alike.
-/// Such keys cannot be sent in the classic protocol's key-as-token form by
-/// other clients, so no other placement exists to agree with; a collision
-/// only puts two keys on one node. The request itself carries the key
-/// unchanged.
-fn routing_key(key: &[u8]) -> Cow<'_, [u8]> {
-    if key.iter().all(|&b| b > b' ' && b != 0x7f) {
-        Cow::Borrowed(key)
-    } else {
-        Cow::Owned(
-            key.iter()
-                .map(|&b| if b <= b' ' || b == 0x7f { b | 0x80 } else { b })
-                .collect(),
-        )
-    }
-}
-
-/// The same read command for a subset of its keys.
-fn with_keys(request: &Request, keys: Vec<Bytes>) -> Request {
-    match request {
-        Request::Gets(_) => Request::Gets(Get { keys }),
-        Request::Gat(g) => Request::Gat(Gat {
-            exptime: g.exptime,
-            keys,
-        }),
-        Request::Gats(g) => Request::Gats(Gat {
-            exptime: g.exptime,
-            keys,
-        }),
-        _ => Request::Get(Get { keys }),
-    }
-}
-
 /// An error text made safe for one reply line.
 fn one_line(text: &str) -> Bytes {
     let clean: String = text
@@ -644,31 +547,6 @@ fn one_line(text: &str) -> Bytes {
         .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
         .collect();
     Bytes::from(clean)
-}
-
-/// Runs `futures` concurrently and returns their outputs in order. Each is
-/// polled until it completes and never after.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -704,39 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn with_keys_keeps_the_command_and_exptime() {
-        let keys = vec![Bytes::from_static(b"a")];
-        let gats = Request::Gats(Gat {
-            exptime: 7,
-            keys: vec![],
-        });
-        assert_eq!(
-            with_keys(&gats, keys.clone()),
-            Request::Gats(Gat { exptime: 7, keys })
-        );
-    }
-
-    #[test]
-    fn routing_keys_are_valid_client_keys() {
-        assert_eq!(&routing_key(b"user:1")[..], b"user:1");
-        assert!(matches!(routing_key(b"user:1"), Cow::Borrowed(_)));
-        assert_eq!(&routing_key(b"a b\x01\x7f")[..], b"a\xa0b\x81\xff");
-        assert!(ringcache_client::validate_key(&routing_key(b" \t\r\n")).is_ok());
-    }
-
-    #[test]
     fn one_line_strips_line_breaks() {
         assert_eq!(&one_line("a\r\nb")[..], b"a  b");
-    }
-
-    #[tokio::test]
-    async fn join_all_keeps_order() {
-        let futures = (0..5u64)
-            .map(|i| async move {
-                tokio::time::sleep(Duration::from_millis(10 * (5 - i))).await;
-                i
-            })
-            .collect();
-        assert_eq!(join_all(futures).await, vec![0, 1, 2, 3, 4]);
     }
 }

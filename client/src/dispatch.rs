@@ -1,0 +1,588 @@
+//! Executing one keyed request over its placement: replicas, warm-up,
+//! repair. Every typed method and [`Client::execute_on`] (so the proxy)
+//! come through here.
+//!
+//! | kind | requests | where |
+//! |---|---|---|
+//! | plain read | `get` of one key | the replica set (hot keys: starting at a rotating replica), then the previous owners while warming, until a hit; the hit is returned at once and copied in the background to the nodes that missed |
+//! | exact read | `gets`, `gat`, `gats`, `mg` | the first replica that answers; on a miss, the item is copied to it from a node further down that holds it, and the request run again, so the CAS, TTL and flags returned are the answering node's own |
+//! | overwrite | `set`, `ms` (set mode, no `C`/`I`) | every replica, in parallel |
+//! | delete | `delete`, `md` (no `C`/`I`) | previous owners first, then the replicas from last to first (`copy.rs` says why) |
+//! | create | `add`, `ms ME`, `ma N`, `mg N` | like modify, after copying the key to the first replica from a node further down, if any holds it (an add must see the item it would duplicate) |
+//! | modify | every other write (`cas`, `append`, `incr`, `touch`, `ms` with `C`...) | the first replica that answers; when it lacks the key and a node further down holds it, copy and run again; after a change, the other replicas are set to the first one's item (value, flags, TTL) or deleted with it |
+//! | primary | `me` | the first replica |
+//!
+//! With one replica and no warm-up window a request costs one round trip,
+//! exactly as before replicas existed. Secondaries converge on the
+//! primary's state after every change; two modifications racing on one
+//! key may leave a secondary one step behind until the next change or
+//! repair (the primary answers reads and is always right).
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+
+use bytes::Bytes;
+use ringcache_protocol::{
+    Get, MetaDelete, MetaDeleteFlags, MetaReply, MetaSet, MetaSetFlags, MetaStatus, Request,
+    Response, SetMode,
+};
+
+use crate::copy::{self, Outcome, Source};
+use crate::error::Error;
+use crate::key::is_text_key;
+use crate::metrics::REPLICA_FALLTHROUGH_TOTAL;
+use crate::placement::{Placement, MAX_REPLICAS};
+use crate::pool::NodeHandle;
+use crate::Client;
+
+/// How a keyed request is executed (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    PlainRead,
+    ExactRead,
+    Overwrite,
+    Delete,
+    Create,
+    Modify,
+    Primary,
+}
+
+/// The kind and the key (as stored, not as routed) of a single-key
+/// request; `None` for anything else.
+pub(crate) fn classify(request: &Request) -> Option<(Kind, &Bytes)> {
+    use Request as R;
+    fn single(keys: &[Bytes]) -> Option<&Bytes> {
+        match keys {
+            [key] => Some(key),
+            _ => None,
+        }
+    }
+    Some(match request {
+        R::Get(g) => (Kind::PlainRead, single(&g.keys)?),
+        R::Gets(g) => (Kind::ExactRead, single(&g.keys)?),
+        R::Gat(g) | R::Gats(g) => (Kind::ExactRead, single(&g.keys)?),
+        R::MetaGet(m) if m.flags.vivify.is_some() => (Kind::Create, &m.key),
+        R::MetaGet(m) => (Kind::ExactRead, &m.key),
+        R::Set(s) => (Kind::Overwrite, &s.key),
+        R::Add(s) => (Kind::Create, &s.key),
+        R::Replace(s) | R::Append(s) | R::Prepend(s) => (Kind::Modify, &s.key),
+        R::Cas(c) => (Kind::Modify, &c.key),
+        R::Incr(a) | R::Decr(a) => (Kind::Modify, &a.key),
+        R::Touch(t) => (Kind::Modify, &t.key),
+        R::Delete(d) => (Kind::Delete, &d.key),
+        R::MetaSet(m) => match (m.flags.mode, m.flags.compare_cas, m.flags.invalidate) {
+            (SetMode::Set, None, false) => (Kind::Overwrite, &m.key),
+            (SetMode::Add, _, _) => (Kind::Create, &m.key),
+            _ => (Kind::Modify, &m.key),
+        },
+        R::MetaDelete(m) if m.flags.compare_cas.is_none() && !m.flags.invalidate => {
+            (Kind::Delete, &m.key)
+        }
+        R::MetaDelete(m) => (Kind::Modify, &m.key),
+        R::MetaArithmetic(m) if m.flags.vivify.is_some() => (Kind::Create, &m.key),
+        R::MetaArithmetic(m) => (Kind::Modify, &m.key),
+        R::MetaDebug(m) => (Kind::Primary, &m.key),
+        _ => return None,
+    })
+}
+
+/// A read's miss.
+pub(crate) fn is_miss(response: &Response) -> bool {
+    match response {
+        Response::Values(values) => values.is_empty(),
+        Response::Meta(reply) => reply.status == MetaStatus::En,
+        _ => false,
+    }
+}
+
+/// A modification's "the key is not there".
+fn is_absent(response: &Response) -> bool {
+    match response {
+        Response::NotFound | Response::NotStored => true,
+        Response::Meta(reply) => matches!(reply.status, MetaStatus::Nf | MetaStatus::Ns),
+        other => is_miss(other),
+    }
+}
+
+/// Whether a reply says the item changed (so secondaries must follow).
+fn changed(request: &Request, response: &Response) -> bool {
+    match response {
+        Response::Stored | Response::Deleted | Response::Touched | Response::Number(_) => true,
+        Response::Meta(MetaReply { status, .. }) => {
+            matches!(status, MetaStatus::Hd | MetaStatus::Va)
+                && matches!(
+                    request,
+                    Request::MetaSet(_) | Request::MetaDelete(_) | Request::MetaArithmetic(_)
+                )
+        }
+        _ => false,
+    }
+}
+
+/// A delete's "it was there".
+fn deleted(response: &Response) -> bool {
+    match response {
+        Response::Deleted => true,
+        Response::Meta(reply) => reply.status == MetaStatus::Hd,
+        _ => false,
+    }
+}
+
+/// Runs `futures` concurrently; outputs in order.
+pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// Nodes in the order a read tries them.
+pub(crate) struct ReadOrder<'a> {
+    nodes: [Option<&'a NodeHandle>; 2 * MAX_REPLICAS],
+    pub(crate) len: usize,
+    /// Index of the first previous owner.
+    pub(crate) previous_from: usize,
+}
+
+impl<'a> ReadOrder<'a> {
+    /// The replica set starting at `start` (rotating hot reads), then the
+    /// previous owners while warming.
+    pub(crate) fn new(p: &'a Placement, start: usize) -> ReadOrder<'a> {
+        let mut order = ReadOrder {
+            nodes: [None; 2 * MAX_REPLICAS],
+            len: 0,
+            previous_from: 0,
+        };
+        let n = p.current_len();
+        let current = p.current().cycle().skip(start % n.max(1)).take(n);
+        for h in current {
+            order.push(h);
+        }
+        order.previous_from = order.len;
+        if p.warming() {
+            for h in p.previous() {
+                order.push(h);
+            }
+        }
+        order
+    }
+
+    fn push(&mut self, h: &'a NodeHandle) {
+        if let Some(slot) = self.nodes.get_mut(self.len) {
+            *slot = Some(h);
+            self.len += 1;
+        }
+    }
+
+    /// Positions and nodes, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &'a NodeHandle)> + '_ {
+        self.nodes[..self.len].iter().flatten().copied().enumerate()
+    }
+}
+
+impl Client {
+    /// Executes a single-key request over `placement`.
+    pub(crate) async fn dispatch(
+        &self,
+        placement: Placement,
+        kind: Kind,
+        key: &Bytes,
+        request: Request,
+        hot: bool,
+    ) -> Result<Response, Error> {
+        if placement.primary().is_none() {
+            return Err(placement.unavailable());
+        }
+        match kind {
+            Kind::PlainRead => self.plain_read(&placement, key, request, hot).await,
+            Kind::ExactRead => self.exact_read(&placement, key, request, 0).await,
+            Kind::Overwrite => overwrite(&placement, request).await,
+            Kind::Delete => delete(&placement, request).await,
+            Kind::Create | Kind::Modify => self.modify(&placement, kind, key, request).await,
+            Kind::Primary => match placement.primary() {
+                Some(h) => h.call(request).await,
+                None => Err(placement.unavailable()),
+            },
+        }
+    }
+
+    /// `get` of one key: the first node of the read order that has it;
+    /// nodes that missed before it get a background copy.
+    async fn plain_read(
+        &self,
+        p: &Placement,
+        key: &Bytes,
+        request: Request,
+        hot: bool,
+    ) -> Result<Response, Error> {
+        let start = self.read_start(p, hot);
+        self.plain_read_from(p, key, request, start, 0, Vec::new())
+            .await
+    }
+
+    /// Where a plain read of a key starts in its replica set: the first
+    /// replica, or for a hot key the next one in turn.
+    pub(crate) fn read_start(&self, p: &Placement, hot: bool) -> usize {
+        if hot && p.current_len() > 1 {
+            self.inner.hot_turn.fetch_add(1, Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// [`plain_read`](Client::plain_read) from position `skip` of the read
+    /// order starting at `start`; `missed` holds the nodes before `skip`
+    /// that answered a miss.
+    pub(crate) async fn plain_read_from(
+        &self,
+        p: &Placement,
+        key: &Bytes,
+        request: Request,
+        start: usize,
+        skip: usize,
+        mut missed: Vec<NodeHandle>,
+    ) -> Result<Response, Error> {
+        let order = ReadOrder::new(p, start);
+        let mut error = None;
+        let mut answer = None;
+        for (i, h) in order.iter().skip(skip) {
+            if i > 0 {
+                metrics::counter!(REPLICA_FALLTHROUGH_TOTAL).increment(1);
+            }
+            match h.call(request.clone()).await {
+                Ok(r) if is_miss(&r) => {
+                    missed.push(h.clone());
+                    answer = Some(r);
+                }
+                Ok(r) => {
+                    if i >= order.previous_from {
+                        self.note_warm_read(p, true);
+                    }
+                    if !missed.is_empty() {
+                        self.copy_behind(i >= order.previous_from, h, missed, key);
+                    }
+                    return Ok(r);
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+        if order.len > order.previous_from {
+            self.note_warm_read(p, false);
+        }
+        match (answer, error) {
+            (Some(miss), _) => Ok(miss),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(p.unavailable()),
+        }
+    }
+
+    fn note_warm_read(&self, p: &Placement, answered: bool) {
+        if let Some(w) = &p.warmup {
+            w.note_moved_read(answered);
+        }
+    }
+
+    /// Copies `key` from `source` to the nodes that missed it, in the
+    /// background.
+    fn copy_behind(&self, warm: bool, source: &NodeHandle, missed: Vec<NodeHandle>, key: &Bytes) {
+        let reason = if warm { "warmup" } else { "repair" };
+        self.inner
+            .copier
+            .spawn_copy(reason, source.clone(), missed, key.clone());
+    }
+
+    /// Finds a node of `p` other than `target` that holds `key` (in read
+    /// order) and copies the item to `target`. Whether `target` holds it
+    /// now.
+    pub(crate) async fn fill(&self, p: &Placement, target: &NodeHandle, key: &Bytes) -> bool {
+        let order = ReadOrder::new(p, 0);
+        let sources = order.iter().filter(|(_, h)| h.name() != target.name());
+        for (i, source) in sources {
+            let warm = i >= order.previous_from;
+            match copy::read(source, key).await {
+                Ok(Some(item)) => {
+                    let result = copy::write(source, target, key, &item).await;
+                    copy::record(if warm { "warmup" } else { "repair" }, &result);
+                    if warm {
+                        self.note_warm_read(p, true);
+                    }
+                    return matches!(result, Ok(Outcome::Copied | Outcome::TargetHeld));
+                }
+                Ok(None) | Err(_) => continue,
+            }
+        }
+        if order.len > order.previous_from {
+            self.note_warm_read(p, false);
+        }
+        false
+    }
+
+    /// `gets`/`gat`/`gats`/`mg`: the first replica that answers; a miss
+    /// there is filled from further down and the request run again.
+    pub(crate) async fn exact_read(
+        &self,
+        p: &Placement,
+        key: &Bytes,
+        request: Request,
+        skip: usize,
+    ) -> Result<Response, Error> {
+        let mut error = None;
+        for h in p.current().skip(skip) {
+            match h.call(request.clone()).await {
+                Ok(r) if is_miss(&r) && self.fill(p, h, key).await => {
+                    return h.call(request).await;
+                }
+                Ok(r) => return Ok(r),
+                Err(e) => {
+                    metrics::counter!(REPLICA_FALLTHROUGH_TOTAL).increment(1);
+                    error = Some(e);
+                }
+            }
+        }
+        Err(error.unwrap_or_else(|| p.unavailable()))
+    }
+
+    /// Writes that read the item first (see the module docs).
+    async fn modify(
+        &self,
+        p: &Placement,
+        kind: Kind,
+        key: &Bytes,
+        request: Request,
+    ) -> Result<Response, Error> {
+        let fallbacks = p.current_len() > 1 || p.warming();
+        let mut error = None;
+        for h in p.current() {
+            if kind == Kind::Create && fallbacks && !holds(h, key).await {
+                self.fill(p, h, key).await;
+            }
+            let mut response = match h.call(request.clone()).await {
+                Ok(r) => r,
+                Err(e) => {
+                    metrics::counter!(REPLICA_FALLTHROUGH_TOTAL).increment(1);
+                    error = Some(e);
+                    continue;
+                }
+            };
+            if kind == Kind::Modify
+                && fallbacks
+                && is_absent(&response)
+                && self.fill(p, h, key).await
+            {
+                response = h.call(request.clone()).await?;
+            }
+            if changed(&request, &response) {
+                let others: Vec<&NodeHandle> =
+                    p.current().filter(|o| o.name() != h.name()).collect();
+                if !others.is_empty() {
+                    sync(h, &others, key).await;
+                }
+            }
+            return Ok(response);
+        }
+        Err(error.unwrap_or_else(|| p.unavailable()))
+    }
+}
+
+/// Whether `node` holds `key` (`mg <key>`; a failure counts as "no").
+async fn holds(node: &NodeHandle, key: &Bytes) -> bool {
+    let request = Request::MetaGet(ringcache_protocol::MetaGet {
+        key: key.clone(),
+        flags: ringcache_protocol::MetaGetFlags {
+            base64: !is_text_key(key),
+            ..Default::default()
+        },
+    });
+    matches!(node.call(request).await, Ok(Response::Meta(r)) if r.status == MetaStatus::Hd)
+}
+
+/// Sets `others` to `primary`'s item (or deletes it from them when the
+/// primary no longer holds it).
+async fn sync(primary: &NodeHandle, others: &[&NodeHandle], key: &Bytes) {
+    let base64 = !is_text_key(key);
+    let request = match copy::read(primary, key).await {
+        Ok(Some(Source {
+            value, flags, ttl, ..
+        })) => Request::MetaSet(MetaSet {
+            key: key.clone(),
+            value,
+            flags: MetaSetFlags {
+                order: b"FT".iter().collect(),
+                base64,
+                client_flags: flags,
+                ttl: Some(ttl.max(0)),
+                ..MetaSetFlags::default()
+            },
+        }),
+        Ok(None) => Request::MetaDelete(MetaDelete {
+            key: key.clone(),
+            flags: MetaDeleteFlags {
+                base64,
+                ..MetaDeleteFlags::default()
+            },
+        }),
+        Err(e) => {
+            tracing::debug!(node = primary.name(), error = %e, "replica sync: primary unreadable");
+            return;
+        }
+    };
+    let calls = others.iter().map(|o| o.call(request.clone())).collect();
+    for (o, result) in others.iter().zip(join_all(calls).await) {
+        if let Err(e) = result {
+            tracing::debug!(node = o.name(), error = %e, "replica sync failed");
+        }
+    }
+}
+
+/// `set`/`ms`: every replica in parallel. The first replica's success,
+/// else any success, else the first replica's error.
+async fn overwrite(p: &Placement, request: Request) -> Result<Response, Error> {
+    let calls = p.current().map(|h| h.call(request.clone())).collect();
+    let mut first: Option<Result<Response, Error>> = None;
+    for result in join_all(calls).await {
+        match (&first, &result) {
+            (None, _) | (Some(Err(_)), Ok(_)) => first = Some(result),
+            _ => {}
+        }
+    }
+    first.unwrap_or_else(|| Err(p.unavailable()))
+}
+
+/// `delete`/`md`: previous owners first, then replicas last to first, one
+/// after the other (a copy's source is always deleted before its target).
+/// The primary's reply, unless it found nothing and another node deleted.
+async fn delete(p: &Placement, request: Request) -> Result<Response, Error> {
+    let mut order: Vec<&NodeHandle> = Vec::with_capacity(2 * MAX_REPLICAS);
+    order.extend(p.previous());
+    let current: Vec<&NodeHandle> = p.current().collect();
+    order.extend(current.iter().rev());
+    let mut best: Option<Result<Response, Error>> = None;
+    for h in order {
+        let result = h.call(request.clone()).await;
+        best = match (best, result) {
+            (None, r) => Some(r),
+            (Some(Ok(b)), Ok(r)) if deleted(&b) && !deleted(&r) => Some(Ok(b)),
+            (Some(Ok(b)), Err(_)) => Some(Ok(b)),
+            (_, r) => Some(r),
+        };
+    }
+    best.unwrap_or_else(|| Err(p.unavailable()))
+}
+
+/// The same read command for a subset of its keys.
+pub(crate) fn with_keys(request: &Request, keys: Vec<Bytes>) -> Request {
+    match request {
+        Request::Gets(_) => Request::Gets(Get { keys }),
+        Request::Gat(g) => Request::Gat(ringcache_protocol::Gat {
+            exptime: g.exptime,
+            keys,
+        }),
+        Request::Gats(g) => Request::Gats(ringcache_protocol::Gat {
+            exptime: g.exptime,
+            keys,
+        }),
+        _ => Request::Get(Get { keys }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn join_all_keeps_order() {
+        let futures = (0..5u64)
+            .map(|i| async move {
+                tokio::time::sleep(Duration::from_millis(10 * (5 - i))).await;
+                i
+            })
+            .collect();
+        assert_eq!(join_all(futures).await, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn with_keys_keeps_the_command_and_exptime() {
+        let keys = vec![Bytes::from_static(b"a")];
+        let gats = Request::Gats(ringcache_protocol::Gat {
+            exptime: 7,
+            keys: vec![],
+        });
+        assert_eq!(
+            with_keys(&gats, keys.clone()),
+            Request::Gats(ringcache_protocol::Gat { exptime: 7, keys })
+        );
+    }
+
+    #[test]
+    fn kinds() {
+        let k = || Bytes::from_static(b"k");
+        let get = Request::Get(Get { keys: vec![k()] });
+        assert_eq!(classify(&get).map(|c| c.0), Some(Kind::PlainRead));
+        let get2 = Request::Get(Get {
+            keys: vec![k(), k()],
+        });
+        assert!(
+            classify(&get2).is_none(),
+            "multi-key reads are not single-key"
+        );
+        let ms = |mode, cas| {
+            Request::MetaSet(MetaSet {
+                key: k(),
+                value: Bytes::new(),
+                flags: MetaSetFlags {
+                    mode,
+                    compare_cas: cas,
+                    ..MetaSetFlags::default()
+                },
+            })
+        };
+        assert_eq!(
+            classify(&ms(SetMode::Set, None)).map(|c| c.0),
+            Some(Kind::Overwrite)
+        );
+        assert_eq!(
+            classify(&ms(SetMode::Set, Some(1))).map(|c| c.0),
+            Some(Kind::Modify)
+        );
+        assert_eq!(
+            classify(&ms(SetMode::Add, None)).map(|c| c.0),
+            Some(Kind::Create)
+        );
+        assert_eq!(
+            classify(&ms(SetMode::Append, None)).map(|c| c.0),
+            Some(Kind::Modify)
+        );
+        let md = |cas| {
+            Request::MetaDelete(MetaDelete {
+                key: k(),
+                flags: MetaDeleteFlags {
+                    compare_cas: cas,
+                    ..MetaDeleteFlags::default()
+                },
+            })
+        };
+        assert_eq!(classify(&md(None)).map(|c| c.0), Some(Kind::Delete));
+        assert_eq!(classify(&md(Some(3))).map(|c| c.0), Some(Kind::Modify));
+        assert!(classify(&Request::Version).is_none());
+    }
+}

@@ -1,0 +1,194 @@
+//! Where one key's requests go, on one topology snapshot.
+//!
+//! A key's **replica set** is the first [`Config::replicas`] nodes of its
+//! replica walk in the current ring ([`Ring::replica_ids`]), ejected nodes
+//! skipped under [`FailurePolicy::Eject`] (so with one replica it is the
+//! owner, or the failover node `route.rs` describes). Under
+//! [`FailurePolicy::FastMiss`] only the first `replicas` nodes of the walk
+//! count; when none of them is up the key is a fast miss.
+//!
+//! During a warm-up window (`warmup.rs`) the key's **previous owners**
+//! follow: its replica set in the ring before the change, less the nodes
+//! still in the current set and the ejected ones. Reads fall through the
+//! replica set and then the previous owners; deletes reach all of them.
+//!
+//! Handles live in a fixed array: placing a key allocates nothing.
+
+use std::sync::Arc;
+
+use ringcache_ring::Ring;
+
+use crate::config::{Config, FailurePolicy};
+use crate::error::Error;
+use crate::pool::NodeHandle;
+use crate::topology::Topology;
+use crate::warmup::Warmup;
+
+/// Most replicas per key ([`Config::replicas`]).
+pub(crate) const MAX_REPLICAS: usize = 4;
+
+/// The nodes of one key: its replica set, then its previous owners.
+#[derive(Debug)]
+pub(crate) struct Placement {
+    nodes: [Option<NodeHandle>; 2 * MAX_REPLICAS],
+    /// How many of `nodes` are the current replica set.
+    current: usize,
+    /// How many are filled (current, then previous owners).
+    len: usize,
+    /// The owner when the key is a fast miss (every replica ejected under
+    /// [`FailurePolicy::FastMiss`]): the set is empty.
+    pub(crate) fast_miss: Option<NodeHandle>,
+    /// The window the previous owners come from, when there are any.
+    pub(crate) warmup: Option<Arc<Warmup>>,
+}
+
+impl Placement {
+    fn empty() -> Placement {
+        Placement {
+            nodes: [const { None }; 2 * MAX_REPLICAS],
+            current: 0,
+            len: 0,
+            fast_miss: None,
+            warmup: None,
+        }
+    }
+
+    fn push(&mut self, handle: &NodeHandle) {
+        if let Some(slot) = self.nodes.get_mut(self.len) {
+            *slot = Some(handle.clone());
+            self.len += 1;
+        }
+    }
+
+    fn holds(&self, handle: &NodeHandle) -> bool {
+        self.all().any(|h| Arc::ptr_eq(&h.inner, &handle.inner))
+    }
+
+    /// The replica set, in ring order.
+    pub(crate) fn current(&self) -> impl Iterator<Item = &NodeHandle> + Clone {
+        self.nodes[..self.current].iter().flatten()
+    }
+
+    /// How many nodes the replica set has.
+    pub(crate) fn current_len(&self) -> usize {
+        self.current
+    }
+
+    /// The first node of the replica set.
+    pub(crate) fn primary(&self) -> Option<&NodeHandle> {
+        self.current().next()
+    }
+
+    /// Previous owners (empty outside a warm-up window).
+    pub(crate) fn previous(&self) -> impl Iterator<Item = &NodeHandle> + Clone {
+        self.nodes[self.current..self.len].iter().flatten()
+    }
+
+    /// The replica set, then the previous owners.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &NodeHandle> + Clone {
+        self.nodes[..self.len].iter().flatten()
+    }
+
+    /// Whether reads may still warm from the previous owners.
+    pub(crate) fn warming(&self) -> bool {
+        self.current < self.len && self.warmup.as_ref().is_some_and(|w| w.warming())
+    }
+
+    /// [`Error::NodeDown`] for a fast miss, [`Error::NoNodes`] otherwise:
+    /// why the replica set is empty.
+    pub(crate) fn unavailable(&self) -> Error {
+        match &self.fast_miss {
+            Some(h) => Error::NodeDown {
+                node: h.name().to_owned(),
+            },
+            None => Error::NoNodes,
+        }
+    }
+}
+
+/// Pushes the first `replicas` usable nodes of `key`'s walk in `ring`.
+fn walk(
+    placement: &mut Placement,
+    ring: &Ring,
+    handles: &[NodeHandle],
+    key: &[u8],
+    replicas: usize,
+    policy: FailurePolicy,
+) -> Option<NodeHandle> {
+    let mut first = None;
+    let mut taken = 0;
+    let considered = match policy {
+        FailurePolicy::Eject => handles.len(),
+        FailurePolicy::FastMiss => replicas,
+    };
+    for id in ring.replica_ids(key, considered) {
+        let Some(h) = handles.get(id.index()) else {
+            continue;
+        };
+        if first.is_none() {
+            first = Some(h.clone());
+        }
+        if h.is_ejected() || placement.holds(h) {
+            continue;
+        }
+        placement.push(h);
+        taken += 1;
+        if taken == replicas {
+            break;
+        }
+    }
+    first
+}
+
+impl Topology {
+    /// Places `key` (already validated): its replica set and, during a
+    /// warm-up window, its previous owners.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoNodes`] when the ring is empty.
+    pub(crate) fn place(&self, key: &[u8], config: &Config) -> Result<Placement, Error> {
+        let mut p = Placement::empty();
+        if config.replicas == 1 {
+            // The common case, as cheap as a plain lookup.
+            let (i, fast_miss) = self.route_index(key, config.failure_policy)?;
+            let h = self.handles.get(i).ok_or(Error::NoNodes)?;
+            if fast_miss {
+                p.fast_miss = Some(h.clone());
+            } else {
+                p.push(h);
+            }
+        } else {
+            let first = walk(
+                &mut p,
+                &self.ring,
+                &self.handles,
+                key,
+                config.replicas,
+                config.failure_policy,
+            )
+            .ok_or(Error::NoNodes)?;
+            if p.len == 0 {
+                match config.failure_policy {
+                    FailurePolicy::FastMiss => p.fast_miss = Some(first),
+                    FailurePolicy::Eject => return Err(Error::NoNodes),
+                }
+            }
+        }
+        p.current = p.len;
+        if let Some(w) = self.warmup.as_ref().filter(|w| w.fencing()) {
+            walk(
+                &mut p,
+                &w.ring,
+                &w.handles,
+                key,
+                config.replicas,
+                FailurePolicy::FastMiss,
+            );
+            if p.len > p.current {
+                p.warmup = Some(Arc::clone(w));
+            }
+        }
+        Ok(p)
+    }
+}
