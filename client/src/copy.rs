@@ -69,7 +69,7 @@ pub(crate) fn record(reason: &'static str, result: &Result<Outcome, Error>) {
         Ok(c) => c.label(),
         Err(_) => "error",
     };
-    metrics::counter!(WARMUP_COPIES_TOTAL, "reason" => reason, "outcome" => outcome).increment(1);
+    metrics::counter!(WARMUP_COPIES_TOTAL, "kind" => reason, "status" => outcome).increment(1);
 }
 
 fn order(letters: &[u8]) -> FlagOrder {
@@ -210,7 +210,7 @@ impl Copier {
         key: Bytes,
     ) {
         let Ok(permit) = Arc::clone(&self.room).try_acquire_owned() else {
-            metrics::counter!(WARMUP_COPIES_TOTAL, "reason" => reason, "outcome" => "skipped")
+            metrics::counter!(WARMUP_COPIES_TOTAL, "kind" => reason, "status" => "skipped")
                 .increment(1);
             return;
         };

@@ -47,7 +47,7 @@ impl HotReads {
     /// A hot key's value from the near cache.
     pub(crate) async fn near_get(&self, key: &[u8]) -> Option<Value> {
         let value = self.near.as_ref()?.get(key).await?;
-        metrics::counter!(HOT_READS_TOTAL, "served" => "near").increment(1);
+        metrics::counter!(HOT_READS_TOTAL, "kind" => "near").increment(1);
         Some(value)
     }
 

@@ -19,11 +19,11 @@
 //! | `ringcache_client_ejected_nodes` | gauge | | nodes out right now |
 //! | `ringcache_client_ring_changes_total` | counter | | membership changes applied |
 //! | `ringcache_client_keys_moved_ratio` | gauge | | share of the key space the last change moved |
-//! | `ringcache_client_warmup_copies_total` | counter | `reason`, `outcome` | items copied between nodes: `reason` `warmup`, `repair`, `drain`; `outcome` `copied`, `source_miss`, `target_held`, `expiring`, `undone`, `skipped`, `error` |
+//! | `ringcache_client_warmup_copies_total` | counter | `kind`, `status` | items copied between nodes: `kind` `warmup`, `repair`, `drain`; `status` `copied`, `source_miss`, `target_held`, `expiring`, `undone`, `skipped`, `error` |
 //! | `ringcache_client_replica_fallthrough_total` | counter | | requests that went past a key's first node |
 //! | `ringcache_client_warmup_active` | gauge | | 1 while a warm-up window is open |
 //! | `ringcache_client_hot_keys` | gauge | | keys in the hot set |
-//! | `ringcache_client_hot_reads_total` | counter | `served` | reads of hot keys: `near` (this process's memory), `node` |
+//! | `ringcache_client_hot_reads_total` | counter | `kind` | reads of hot keys: `near` (this process's memory), `node` |
 
 use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, Counter, Histogram, Unit,
@@ -51,9 +51,9 @@ pub(crate) const SINGLEFLIGHT_COALESCED_TOTAL: &str =
 /// Counter: lease waits that ran out of the cache-aside lease wait and
 /// loaded without the lease (`aside.rs`).
 pub(crate) const LEASE_WAIT_EXPIRED_TOTAL: &str = "ringcache_client_lease_wait_expired_total";
-/// Counter: items copied between nodes, by `reason` (`warmup`: from a
+/// Counter: items copied between nodes, by `kind` (`warmup`: from a
 /// moved key's previous owner; `repair`: from a replica to one that
-/// missed; `drain`: from a leaving node) and `outcome` (`copied`,
+/// missed; `drain`: from a leaving node) and `status` (`copied`,
 /// `source_miss`, `target_held`, `expiring`, `undone`, `skipped`,
 /// `error`), `copy.rs`.
 pub(crate) const WARMUP_COPIES_TOTAL: &str = "ringcache_client_warmup_copies_total";
@@ -65,7 +65,7 @@ pub(crate) const REPLICA_FALLTHROUGH_TOTAL: &str = "ringcache_client_replica_fal
 pub(crate) const WARMUP_ACTIVE: &str = "ringcache_client_warmup_active";
 /// Gauge: keys in the client's hot set now.
 pub(crate) const HOT_KEYS: &str = "ringcache_client_hot_keys";
-/// Counter: reads of hot keys, by `served` (`near`: from this process's
+/// Counter: reads of hot keys, by `kind` (`near`: from this process's
 /// memory; `node`: from a node, spread over the key's replicas).
 pub(crate) const HOT_READS_TOTAL: &str = "ringcache_client_hot_reads_total";
 

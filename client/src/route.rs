@@ -199,7 +199,7 @@ impl Client {
             if let Some(value) = self.inner.hot.near_get(&key).await {
                 return Ok(Response::Values(vec![value]));
             }
-            metrics::counter!(HOT_READS_TOTAL, "served" => "node").increment(1);
+            metrics::counter!(HOT_READS_TOTAL, "kind" => "node").increment(1);
         } else if kind != Kind::PlainRead && kind != Kind::ExactRead {
             self.inner.hot.invalidate(&key).await;
         }
