@@ -33,6 +33,13 @@ pub enum ProtocolError {
         /// The bound.
         max: usize,
     },
+    /// A `lru_crawler metadump` reply longer than one reply may be: read
+    /// large dumps line by line with a [`DumpDecoder`](crate::DumpDecoder).
+    #[error("metadump reply longer than {max} bytes: read it with a DumpDecoder")]
+    DumpTooLarge {
+        /// The bound that was passed.
+        max: usize,
+    },
     /// The underlying transport failed (codecs only).
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -44,9 +44,12 @@
 //! # Client direction
 //!
 //! [`encode_request`] writes a request; [`parse_response`] reads the reply,
-//! given the [`Command`] it answers (only `END` after `stats` and bare
-//! numbers after `incr`/`decr` need it). [`ClientCodec`] pairs them for
-//! tokio with a FIFO of in-flight commands.
+//! given the [`Command`] it answers (only `END` after `stats` or an admin
+//! command and bare numbers after `incr`/`decr` need it). [`ClientCodec`]
+//! pairs them for tokio with a FIFO of in-flight commands. A
+//! `lru_crawler metadump` reply parses to [`Response::MetaDump`] when it
+//! fits in one reply; [`DumpDecoder`] reads a dump of any length line by
+//! line.
 //!
 //! # Layout
 //!
@@ -57,8 +60,8 @@
 //!   refused input; `parse.rs` frames and dispatches; `encode.rs` writes
 //!   requests (client side).
 //! - `response/`: [`Response`] and its encoder in `mod.rs`, [`Value`],
-//!   [`Stat`], [`MetaReply`] in their files, `parse.rs` reads replies
-//!   (client side).
+//!   [`Stat`], [`MetaReply`] in their files, [`DumpEntry`] and
+//!   [`DumpDecoder`] in `dump.rs`, `parse.rs` reads replies (client side).
 //! - `text/`: line framing, memcached's tokenizer, its `strtol`-style number
 //!   parsing, integer formatting.
 //! - `meta/`: flag order, mode switches, base64 keys.
@@ -67,9 +70,12 @@
 //! # Left out
 //!
 //! The binary protocol, SASL/`-Y` authentication, UDP framing, and
-//! memcached's admin verbs beyond passing them through as
+//! typed requests for memcached's admin verbs: they are passed through as
 //! [`Request::Admin`] (`cache_memlimit`, `lru`, `lru_crawler`, `slabs`,
-//! `watch`, `extstore`, `refresh_certs`). Meta flags newer than 1.6.18
+//! `watch`, `extstore`, `refresh_certs`) for the executor to interpret.
+//! Their replies are one line ([`Response::Ok`], [`Response::Line`]...),
+//! except `lru_crawler metadump`'s, which has its own
+//! [`Response::MetaDump`]. Meta flags newer than 1.6.18
 //! (`E`, `x`, lowercase modes) are refused, as 1.6.18 refuses them.
 //!
 //! # Known differences from memcached 1.6.18
@@ -111,6 +117,6 @@ pub use crate::request::{
     Shutdown, Stats, Store, TooLarge, Touch, Verbosity,
 };
 pub use crate::response::{
-    encode_response, parse_response, MetaDebugReply, MetaReply, MetaStatus, Response, ReturnValues,
-    Stat, StatValue, Value,
+    encode_response, parse_response, DumpDecoder, DumpEntry, DumpLine, MetaDebugReply, MetaReply,
+    MetaStatus, Response, ReturnValues, Stat, StatValue, Value,
 };

@@ -403,7 +403,7 @@ fn status(response: &Response) -> Status {
             MetaStatus::Ns => Status::Ns,
             MetaStatus::Ex => Status::Ex,
         },
-        Response::MetaNoop | Response::MetaDebug(_) => Status::Ok,
+        Response::MetaNoop | Response::MetaDebug(_) | Response::MetaDump(_) => Status::Ok,
         Response::NoReply => Status::None,
     }
 }

@@ -51,10 +51,11 @@ pub enum Shutdown {
     InvalidMode,
 }
 
-/// A memcached administrative verb that ringcache does not model
+/// A memcached administrative verb without a request type of its own
 /// (`cache_memlimit`, `lru_crawler`, `lru`, `slabs`, `watch`,
 /// `extstore`...). The tokens are passed through so the executor can reply
-/// as it sees fit (`ERROR` is the safe answer).
+/// as it sees fit (`ERROR` is the safe answer). `lru_crawler metadump`'s
+/// reply is [`Response::MetaDump`](crate::Response::MetaDump).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admin {
     /// The verb.

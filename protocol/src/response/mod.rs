@@ -1,11 +1,13 @@
 //! Replies: one [`Response`] enum whose variants carry the wire words, and
 //! the encoder that writes them straight into a `BytesMut`.
 
+mod dump;
 mod meta;
 mod parse;
 mod stats;
 mod value;
 
+pub use self::dump::{DumpDecoder, DumpEntry, DumpLine};
 pub use self::meta::{MetaDebugReply, MetaReply, MetaStatus, ReturnValues};
 pub use self::parse::parse_response;
 pub use self::stats::{Stat, StatValue};
@@ -59,6 +61,11 @@ pub enum Response {
     MetaNoop,
     /// `ME <key> ...`
     MetaDebug(MetaDebugReply),
+    /// `lru_crawler metadump`: one `key=... exp=... la=...` line per item
+    /// (each ending in a bare `\n`, as memcached writes them), then
+    /// `END\r\n`. See [`DumpEntry`], and [`DumpDecoder`] for dumps too
+    /// large to hold as one reply.
+    MetaDump(Vec<DumpEntry>),
     /// A verbatim line (CRLF added), for memcached's one-off replies such as
     /// `ERROR: shutdown not enabled`.
     Line(Bytes),
@@ -128,6 +135,7 @@ pub fn encode_response(response: &Response, dst: &mut BytesMut) {
         }
         Response::Meta(m) => return encode_meta(m, dst),
         Response::MetaDebug(m) => return encode_meta_debug(m, dst),
+        Response::MetaDump(entries) => return dump::encode_dump(entries, dst),
         Response::Line(l) => l,
     };
     dst.reserve(word.len() + 2);

@@ -6,13 +6,14 @@ use crate::error::ProtocolError;
 use crate::limits::{Limits, MAX_LINE_LEN};
 use crate::meta::base64;
 use crate::request::Command;
+use crate::response::dump::parse_dump;
 use crate::response::{
     MetaDebugReply, MetaReply, MetaStatus, Response, ReturnValues, Stat, StatValue, Value,
 };
 use crate::text::number::parse_u64;
 
 /// Longest reply line accepted without a newline.
-const MAX_REPLY_LINE: usize = 4 * MAX_LINE_LEN;
+pub(crate) const MAX_REPLY_LINE: usize = 4 * MAX_LINE_LEN;
 
 /// Parses the reply at the front of `buf` to a request of kind `command`.
 ///
@@ -20,8 +21,10 @@ const MAX_REPLY_LINE: usize = 4 * MAX_LINE_LEN;
 /// untouched; otherwise splits the reply off (values are zero-copy slices
 /// of it) and returns it with the number of bytes used. `command` is needed
 /// only where replies are ambiguous: a lone `END` is an empty get reply
-/// ([`Response::Values`]) except after `stats` ([`Response::Stats`]), and a
-/// bare number is an `incr`/`decr` result. Meta replies (`HD VA EN NF NS
+/// ([`Response::Values`]) except after `stats` ([`Response::Stats`]) and
+/// after an admin command (an empty [`Response::MetaDump`]: of the admin
+/// verbs only `lru_crawler metadump` ends in `END`), and a bare number is
+/// an `incr`/`decr` result. Meta replies (`HD VA EN NF NS
 /// EX MN ME`) and error lines parse the same after any command, which is
 /// what quiet-mode pipelines need.
 ///
@@ -34,7 +37,10 @@ const MAX_REPLY_LINE: usize = 4 * MAX_LINE_LEN;
 /// malformed `VALUE` or `VA` line, a data block without CRLF),
 /// [`ProtocolError::ResponseLineTooLong`] and
 /// [`ProtocolError::ValueTooLarge`] when the server sends more than the
-/// limits allow. The connection cannot be resynchronised after these.
+/// limits allow, [`ProtocolError::DumpTooLarge`] for a metadump reply
+/// longer than [`Limits::max_frame`] plus one line (read those with a
+/// [`DumpDecoder`](crate::DumpDecoder)). The connection cannot be
+/// resynchronised after these.
 ///
 /// # Examples
 ///
@@ -55,7 +61,11 @@ pub fn parse_response(
     limits: &Limits,
 ) -> Result<Option<(Response, usize)>, ProtocolError> {
     let Some(len) = frame_len(buf, limits)? else {
-        if buf.len() > limits.max_frame() + MAX_REPLY_LINE {
+        let max = limits.max_frame() + MAX_REPLY_LINE;
+        if buf.len() > max {
+            if buf.starts_with(b"key=") {
+                return Err(ProtocolError::DumpTooLarge { max });
+            }
             return Err(ProtocolError::ResponseLineTooLong {
                 max: MAX_REPLY_LINE,
             });
@@ -142,7 +152,8 @@ fn frame_len(buf: &[u8], limits: &Limits) -> Result<Option<usize>, ProtocolError
                 at = end;
             }
         }
-        b"STAT" => {
+        // `STAT` lines, or `lru_crawler metadump` item lines, until END.
+        _ if head == b"STAT" || head.starts_with(b"key=") => {
             let mut at = 0;
             loop {
                 let Some(nl) = line_end(buf, at)? else {
@@ -180,8 +191,11 @@ fn build(frame: &Bytes, command: Command) -> Result<Response, ProtocolError> {
     Ok(match head {
         b"VALUE" => Response::Values(values(frame)?),
         b"STAT" => Response::Stats(stats(frame)),
+        _ if head.starts_with(b"key=") => Response::MetaDump(parse_dump(frame)?),
         b"END" if first == b"END" => match command {
             Command::Stats => Response::Stats(Vec::new()),
+            // Of the admin verbs only `lru_crawler metadump` ends in END.
+            Command::Admin => Response::MetaDump(Vec::new()),
             _ => Response::Values(Vec::new()),
         },
         b"HD" | b"VA" | b"EN" | b"NF" | b"NS" | b"EX"
