@@ -9,10 +9,12 @@
 //! # Layout
 //!
 //! - this file: the trait, [`Node`], and the classic text commands;
+//! - `exec/crawler.rs`: `lru_crawler` (`metadump`, `crawl`, the settings);
 //! - `exec/stats.rs`: `stats` and its groups, in memcached 1.6.18's order;
 //! - `exec/detail.rs`: `stats detail` prefix counters;
 //! - `exec/meta/`: `mg ms md ma me` (`mn` is answered here).
 
+mod crawler;
 mod detail;
 mod meta;
 mod stats;
@@ -68,6 +70,8 @@ pub(crate) struct NodeInner {
     verbosity: AtomicU32,
     /// `stats detail on|off` and the per-prefix counters it collects.
     pub(crate) detail: detail::Detail,
+    /// `lru_crawler`'s settings and its one dump slot.
+    pub(crate) crawler: crawler::Crawler,
     commands: metrics::CommandCounters,
     started: Instant,
     /// Unix second the node started (meta's clock mirrors memcached's
@@ -90,6 +94,7 @@ impl Node {
                 store,
                 verbosity: AtomicU32::new(u32::from(config.verbose)),
                 detail: detail::Detail::default(),
+                crawler: crawler::Crawler::default(),
                 commands: metrics::CommandCounters::default(),
                 config,
                 conns,
@@ -387,9 +392,12 @@ impl Node {
             Request::Stats(s) => self.stats(s).await,
             Request::Quit => Response::NoReply,
             Request::Shutdown(mode) => self.shutdown(*mode),
-            // cache_memlimit, lru_crawler, slabs, watch...: nothing to tune
-            // on moka, and memcached answers ERROR to what it does not know.
+            // slabs, lru, watch...: nothing to tune on moka, and memcached
+            // answers ERROR to what it does not know.
             Request::Admin(a) if &a.command[..] == b"cache_memlimit" => self.memlimit(&a.args),
+            Request::Admin(a) if &a.command[..] == b"lru_crawler" => {
+                self.lru_crawler(&a.args).await
+            }
             Request::Admin(_) => Response::Error,
             Request::MetaGet(m) => meta::get(self, m).await,
             Request::MetaSet(m) => meta::set(self, m).await,

@@ -60,10 +60,16 @@
 //!   protocol; `-l` takes one address. TLS and `-Y` are in, see
 //!   `docs/security.md`.
 //! - Slab machinery: `stats slabs`/`items`/`sizes` answer as memcached
-//!   does with no slab classes; slab, hash-table and LRU-crawler fields in
-//!   `stats` keep memcached's names with constant values.
-//! - memcached's admin verbs other than `cache_memlimit` (`lru_crawler`,
-//!   `slabs`, `lru`, `watch`...) answer `ERROR`.
+//!   does with no slab classes; slab and hash-table fields in `stats` keep
+//!   memcached's names with constant values (the LRU crawler's show its
+//!   settings and starts, its reclaim counters stay 0).
+//! - memcached's admin verbs other than `cache_memlimit` and `lru_crawler`
+//!   (`slabs`, `lru`, `watch`...) answer `ERROR`. `lru_crawler metadump`
+//!   lists every live item with memcached's fields; `crawl`, `enable`,
+//!   `disable`, `sleep` and `tocrawl` give memcached's replies with no
+//!   crawler behind them (moka reclaims expired items itself); see
+//!   `exec/crawler.rs`, which also says what a dump of millions of items
+//!   costs (it is built whole, not streamed).
 //! - `-c` counts client connections exactly; memcached's limit is a file
 //!   descriptor number (see `listener.rs`).
 //! - `stats detail dump` lists prefixes sorted; memcached lists them in

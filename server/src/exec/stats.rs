@@ -1,8 +1,9 @@
 //! `stats` and its groups, with memcached 1.6.18's field names in its
 //! order. Fields that describe machinery we do not have (slabs, the hash
-//! table, the LRU crawler, logging, extstore, TLS) keep their names with
-//! memcached's idle values, so tools that parse the block by name keep
-//! working.
+//! table, logging, extstore, TLS) keep their names with memcached's idle
+//! values, so tools that parse the block by name keep working. The LRU
+//! crawler's settings, starts and running flag are `lru_crawler`'s
+//! (`crawler.rs`); its reclaim counters stay 0.
 
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -59,6 +60,7 @@ impl Node {
         store.sync().await;
         let s = store.stats();
         let c = &self.inner.conns;
+        let crawler = &self.inner.crawler;
         let config = &self.inner.config;
         let (user, system) = rusage();
         let uptime = self.inner.started.elapsed().as_secs();
@@ -129,8 +131,8 @@ impl Node {
             u("slab_reassign_busy_deletes", 0),
             u("slab_reassign_running", 0),
             u("slabs_moved", 0),
-            u("lru_crawler_running", 0),
-            u("lru_crawler_starts", 0),
+            u("lru_crawler_running", u64::from(crawler.running())),
+            u("lru_crawler_starts", crawler.starts()),
             u("lru_maintainer_juggles", 0),
             u("malloc_fails", 0),
             u("log_worker_dropped", 0),
@@ -204,6 +206,7 @@ impl Node {
 
     fn settings_stats(&self) -> Vec<Stat> {
         let config = &self.inner.config;
+        let crawler = &self.inner.crawler;
         let u = Stat::uint;
         let t = |name: &'static str, value: &'static str| Stat::text(name, value);
         let yes_no = |b: bool| if b { "yes" } else { "no" };
@@ -244,9 +247,9 @@ impl Node {
             t("slab_automove_ratio", "0.80"),
             u("slab_automove_window", 30),
             u("slab_chunk_max", (config.max_item_size / 2) as u64),
-            t("lru_crawler", "no"),
-            u("lru_crawler_sleep", 100),
-            u("lru_crawler_tocrawl", 0),
+            t("lru_crawler", yes_no(crawler.enabled())),
+            u("lru_crawler_sleep", u64::from(crawler.sleep())),
+            u("lru_crawler_tocrawl", u64::from(crawler.tocrawl())),
             u("tail_repair_time", 0),
             t("flush_enabled", "yes"),
             t("dump_enabled", "yes"),

@@ -10,7 +10,8 @@
 //!   - mutations, all through `Store::compute` (moka's `and_compute_with`,
 //!     one call per key at a time): `Store::store`, `Store::delta`,
 //!     `Store::touch`, `Store::delete`.
-//!   - whole-cache: `Store::flush_all`, `Store::sync`.
+//!   - whole-cache: `Store::flush_all`, `Store::sync`, `Store::scan`
+//!     (every live item, for `lru_crawler metadump`).
 //! - `expiry`: the exptime rules and moka's per-entry `moka::Expiry`.
 //! - `stats`: the relaxed-atomic counters behind `stats`.
 //!
@@ -56,6 +57,9 @@ pub(crate) use stats::Stats;
 /// 48–56 bytes of item header plus slab rounding, so for small items a
 /// ringcache node holds fewer items per megabyte of `-m` than memcached.
 pub(crate) const ENTRY_OVERHEAD: u32 = 500;
+
+/// Entries [`Store::scan`] visits between two yields to the runtime.
+const SCAN_YIELD_EVERY: usize = 1024;
 
 /// Which of moka's eviction policies bounds the cache (`--eviction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -597,6 +601,25 @@ impl Store {
             Deadline::Never | Deadline::Expired => now.saturating_sub(1),
         };
         self.inner.flush_deadline.store(at, Ordering::Relaxed);
+    }
+
+    /// Calls `f` on every live item, in moka's hash-table order, without
+    /// recording an access (a dump must not make items look recently used).
+    /// Yields to the runtime every [`SCAN_YIELD_EVERY`] entries, so a scan
+    /// of millions of items does not hold a worker thread for its whole
+    /// length. Items written or removed during the scan may or may not be
+    /// seen, as with memcached's crawler.
+    pub(crate) async fn scan(&self, now: u64, mut f: impl FnMut(&Bytes, &Item) + Send) {
+        let mut seen = 0usize;
+        for (key, item) in self.inner.cache.iter() {
+            if self.live(&item, now, false) {
+                f(&key, &item);
+            }
+            seen += 1;
+            if seen.is_multiple_of(SCAN_YIELD_EVERY) {
+                tokio::task::yield_now().await;
+            }
+        }
     }
 
     /// Lets moka finish its pending housekeeping so that item and byte

@@ -53,7 +53,7 @@ fn signed(v: u64) -> i64 {
 
 /// memcached's `ITEM_ntotal`: header, key and its NUL, 4 bytes of client
 /// flags when they are not 0, the value and its CRLF.
-fn ntotal(key_len: usize, flags: u32, value_len: usize) -> u64 {
+pub(in crate::exec) fn ntotal(key_len: usize, flags: u32, value_len: usize) -> u64 {
     let suffix = if flags == 0 { 0 } else { 4 };
     ITEM_HEADER + key_len as u64 + 1 + suffix + value_len as u64 + 2
 }
@@ -62,7 +62,7 @@ fn ntotal(key_len: usize, flags: u32, value_len: usize) -> u64 {
 /// its default settings: chunk sizes start at 96 and grow by 1.25
 /// (rounded up to 8 bytes) below `LARGEST_CHUNK / 1.25`; the last class is
 /// `LARGEST_CHUNK`, which also holds the headers of chunked items.
-fn slab_class(ntotal: u64) -> u32 {
+pub(in crate::exec) fn slab_class(ntotal: u64) -> u32 {
     let mut size = FIRST_CHUNK;
     let mut class = 1;
     // `size >= max / factor`, in integers: size * 5 >= max * 4.

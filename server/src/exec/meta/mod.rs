@@ -60,6 +60,9 @@ use ringcache_protocol::{
 
 use super::Node;
 use crate::store::expiry::MAX_RELATIVE_EXPTIME;
+
+// `lru_crawler metadump` reports the same size and class as `me`.
+pub(super) use self::debug::{ntotal, slab_class};
 use crate::store::now_unix;
 
 pub(super) async fn get(node: &Node, req: &MetaGet) -> Response {
