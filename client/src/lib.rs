@@ -72,6 +72,8 @@
 //! - `route.rs`: key → node, failover walk, [`Client::execute_on`],
 //!   [`Client::node_for`], [`Client::ring_digest`].
 //! - `pool.rs`: [`NodeHandle`]: a node's connections, [`NodeHandle::call`].
+//! - `dump.rs`: [`NodeHandle::metadump`], a node's items and their last
+//!   access, over a connection of its own.
 //! - `conn.rs`: the task that owns one pipelined TCP connection.
 //! - `health.rs`: failure counting, ejection, probes, [`NodeState`].
 //! - `ops.rs`: the typed commands and their outcomes ([`Item`],
@@ -100,6 +102,7 @@ mod config;
 mod conn;
 mod copy;
 mod dispatch;
+mod dump;
 mod error;
 mod health;
 mod hot_reads;
@@ -138,6 +141,7 @@ pub use crate::ops::{
 pub use crate::pool::NodeHandle;
 pub use crate::tls::TlsConfig;
 pub use crate::topology::RingChange;
+pub use ringcache_protocol::DumpEntry;
 pub use ringcache_ring::{Node, Scheme};
 
 use crate::copy::Copier;

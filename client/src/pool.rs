@@ -34,7 +34,10 @@ pub(crate) struct NodeInner {
     pub(crate) health: Health,
     metrics: NodeMetrics,
     pub(crate) coordinator: Arc<Coordinator>,
-    request_timeout: std::time::Duration,
+    /// How the connections dial; `dump.rs` dials its own connection with
+    /// it (a metadump reply is too large for the pipelined ones).
+    pub(crate) settings: Arc<ConnSettings>,
+    pub(crate) request_timeout: std::time::Duration,
     queue_wait: std::time::Duration,
 }
 
@@ -84,6 +87,7 @@ impl NodeHandle {
                 next: AtomicUsize::new(0),
                 health: Health::default(),
                 coordinator,
+                settings,
                 request_timeout: config.request_timeout,
                 queue_wait: config.queue_wait,
             }),
