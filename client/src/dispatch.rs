@@ -263,11 +263,19 @@ impl Client {
         let order = ReadOrder::new(p, start);
         let mut error = None;
         let mut answer = None;
+        // The last node takes the request itself: one node, no clone.
+        let mut request = Some(request);
         for (i, h) in order.iter().skip(skip) {
             if i > 0 {
                 metrics::counter!(REPLICA_FALLTHROUGH_TOTAL).increment(1);
             }
-            match h.call(request.clone()).await {
+            let this = if i + 1 == order.len {
+                request.take()
+            } else {
+                request.clone()
+            };
+            let Some(this) = this else { break };
+            match h.call(this).await {
                 Ok(r) if is_miss(&r) => {
                     missed.push(h.clone());
                     answer = Some(r);
@@ -344,6 +352,12 @@ impl Client {
         request: Request,
         skip: usize,
     ) -> Result<Response, Error> {
+        if let (1, 0, false) = (p.current_len(), skip, p.warming()) {
+            // Nowhere else to look: one round trip, no clone.
+            if let Some(h) = p.primary() {
+                return h.call(request).await;
+            }
+        }
         let mut error = None;
         for h in p.current().skip(skip) {
             match h.call(request.clone()).await {
@@ -369,6 +383,12 @@ impl Client {
         request: Request,
     ) -> Result<Response, Error> {
         let fallbacks = p.current_len() > 1 || p.warming();
+        if !fallbacks {
+            // One node and nothing to copy from: one round trip, no clone.
+            if let Some(h) = p.primary() {
+                return h.call(request).await;
+            }
+        }
         let mut error = None;
         for h in p.current() {
             if kind == Kind::Create && fallbacks && !holds(h, key).await {
@@ -455,6 +475,11 @@ async fn sync(primary: &NodeHandle, others: &[&NodeHandle], key: &Bytes) {
 /// `set`/`ms`: every replica in parallel. The first replica's success,
 /// else any success, else the first replica's error.
 async fn overwrite(p: &Placement, request: Request) -> Result<Response, Error> {
+    if p.current_len() == 1 {
+        if let Some(h) = p.primary() {
+            return h.call(request).await;
+        }
+    }
     let calls = p.current().map(|h| h.call(request.clone())).collect();
     let mut first: Option<Result<Response, Error>> = None;
     for result in join_all(calls).await {
@@ -470,6 +495,11 @@ async fn overwrite(p: &Placement, request: Request) -> Result<Response, Error> {
 /// after the other (a copy's source is always deleted before its target).
 /// The primary's reply, unless it found nothing and another node deleted.
 async fn delete(p: &Placement, request: Request) -> Result<Response, Error> {
+    if p.current_len() == 1 && p.previous().next().is_none() {
+        if let Some(h) = p.primary() {
+            return h.call(request).await;
+        }
+    }
     let mut order: Vec<&NodeHandle> = Vec::with_capacity(2 * MAX_REPLICAS);
     order.extend(p.previous());
     let current: Vec<&NodeHandle> = p.current().collect();
