@@ -102,9 +102,15 @@ pub struct Config {
     /// `warmup` module docs. Ends early once the new owners answer for
     /// themselves. Zero turns warm-up off. Default: 30 s.
     pub warmup: Duration,
-    /// Copies per second a drain or hand-off walk may make (read-driven
-    /// warm-up copies are not limited: each answers a read). Default: 2000.
+    /// Copies per second a drain walk may make (read-driven warm-up copies
+    /// are not limited: each answers a read). Default: 2000.
     pub copy_rate: u32,
+    /// When a membership change removes a node that still answers, walk
+    /// its items in the background and copy them to their new owners, for
+    /// the warm-up window (the `drain` module). Every client that sees the
+    /// change walks, so turn it on where few do: the proxy does. Default:
+    /// false.
+    pub drain_removed: bool,
     /// Share of this client's recent reads (`0.0..1.0`) above which a key
     /// counts as hot; zero turns detection off. Hot reads are spread over
     /// the key's replicas (with `replicas > 1`) and served from a near
@@ -140,6 +146,7 @@ impl Default for Config {
             replicas: 1,
             warmup: Duration::from_secs(30),
             copy_rate: 2000,
+            drain_removed: false,
             hot_share: 0.01,
             hot_near_ttl: Duration::ZERO,
         }
@@ -177,6 +184,7 @@ struct FileConfig {
     replicas: Option<usize>,
     warmup_ms: Option<u64>,
     copy_rate: Option<u32>,
+    drain_removed: Option<bool>,
     hot_share: Option<f64>,
     hot_near_ttl_ms: Option<u64>,
 }
@@ -204,7 +212,8 @@ impl Config {
     /// max_item_size = 1048576
     /// replicas = 1
     /// warmup_ms = 30000            # 0: no warm-up after ring changes
-    /// copy_rate = 2000             # drain / hand-off copies per second
+    /// copy_rate = 2000             # drain copies per second
+    /// drain_removed = false        # walk nodes that leave the list
     /// hot_share = 0.01             # 0: no hot-key detection
     /// hot_near_ttl_ms = 0          # hot keys served from memory this long
     /// ```
@@ -259,6 +268,7 @@ impl Config {
             max_item_size,
             replicas,
             copy_rate,
+            drain_removed,
             hot_share
         );
         macro_rules! take_ms {
@@ -448,8 +458,12 @@ impl ClientBuilder {
         warmup: Duration
     );
     setter!(
-        /// Drain and hand-off copies per second. Default 2000.
+        /// Drain copies per second. Default 2000.
         copy_rate: u32
+    );
+    setter!(
+        /// Drain nodes that leave the membership while still up. Default false.
+        drain_removed: bool
     );
     setter!(
         /// Share of recent reads that makes a key hot (zero: off). Default 0.01.

@@ -1,7 +1,9 @@
 //! What the client does with hot keys: counts every plain read in the
-//! hot-key detector, spreads the reads of hot keys over their replicas
-//! (`dispatch.rs`), and with [`Config::hot_near_ttl`] serves them from a
-//! small in-process cache for that long.
+//! hot-key detector (`hot.rs`), spreads the reads of hot keys over their
+//! replicas (`dispatch.rs`), and with [`Config::hot_near_ttl`] serves them
+//! from a small in-process cache for that long. [`Client::hot_keys`] names
+//! them; `ringcache_client_hot_keys` counts them (updated on hot reads and
+//! on every [`Client::hot_keys`] call).
 //!
 //! The near cache holds hot keys only, so its size stays small (at most
 //! [`NEAR_MAX_BYTES`]); this client's own writes and deletes of a key drop
@@ -13,7 +15,9 @@ use bytes::Bytes;
 use ringcache_protocol::Value;
 
 use crate::config::Config;
-use crate::metrics::HOT_READS_TOTAL;
+use crate::hot::{HotKey, HotKeys, HotKeysConfig};
+use crate::metrics::{HOT_KEYS, HOT_READS_TOTAL};
+use crate::Client;
 
 /// Bytes of hot values the near cache holds at most.
 pub(crate) const NEAR_MAX_BYTES: u64 = 64 << 20;
@@ -21,6 +25,8 @@ pub(crate) const NEAR_MAX_BYTES: u64 = 64 << 20;
 /// Hot-key detection and the hot keys' near cache.
 #[derive(Debug)]
 pub(crate) struct HotReads {
+    detector: Option<HotKeys>,
+    hot_keys: metrics::Gauge,
     near: Option<moka::future::Cache<Bytes, Value>>,
 }
 
@@ -35,13 +41,40 @@ impl HotReads {
                 .time_to_live(config.hot_near_ttl.max(Duration::from_millis(1)))
                 .build()
         });
-        HotReads { near }
+        let detector = (config.hot_share > 0.0).then(|| {
+            HotKeys::new(HotKeysConfig {
+                share: config.hot_share,
+                ..HotKeysConfig::default()
+            })
+        });
+        HotReads {
+            detector,
+            hot_keys: metrics::gauge!(HOT_KEYS),
+            near,
+        }
     }
 
     /// Counts one plain read of `key`; whether `key` is hot now.
     #[inline]
-    pub(crate) fn record(&self, _key: &[u8]) -> bool {
-        false
+    pub(crate) fn record(&self, key: &[u8]) -> bool {
+        let Some(detector) = &self.detector else {
+            return false;
+        };
+        let hot = detector.record(key);
+        if hot {
+            self.hot_keys.set(detector.len() as f64);
+        }
+        hot
+    }
+
+    /// The hot keys now, hottest first.
+    pub(crate) fn snapshot(&self) -> Vec<HotKey> {
+        let Some(detector) = &self.detector else {
+            return Vec::new();
+        };
+        let hot = detector.snapshot();
+        self.hot_keys.set(hot.len() as f64);
+        hot
     }
 
     /// A hot key's value from the near cache.
@@ -70,5 +103,26 @@ impl HotReads {
         if let Some(near) = &self.near {
             near.invalidate(key).await;
         }
+    }
+}
+
+impl Client {
+    /// The keys this client reads most: each at least
+    /// [`Config::hot_share`] of its recent reads, hottest first, with its
+    /// estimated share. Their reads are spread over their replicas (and
+    /// served from memory with [`Config::hot_near_ttl`]). Empty when
+    /// detection is off.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(client: ringcache_client::Client) {
+    /// for hot in client.hot_keys() {
+    ///     println!("{:?}: {:.1}% of reads", hot.key, hot.share * 100.0);
+    /// }
+    /// # }
+    /// ```
+    pub fn hot_keys(&self) -> Vec<HotKey> {
+        self.inner.hot.snapshot()
     }
 }

@@ -32,10 +32,13 @@
 //! # How a request travels
 //!
 //! API call → key check ([`validate_key`]) → topology snapshot (an
-//! `ArcSwap` load: no lock) → ring lookup, walking past ejected nodes →
+//! `ArcSwap` load: no lock) → placement: the ring's replica walk, past
+//! ejected nodes, plus the previous owners during a warm-up window → the
+//! request's kind decides which of those nodes it visits (`dispatch.rs`) →
 //! node handle → one of its connections, round-robin, through a bounded
 //! queue → the connection's task writes every queued request in one write
-//! and matches replies in FIFO order → result.
+//! and matches replies in FIFO order → result. With one replica and no
+//! window open that is one node and one round trip.
 //!
 //! - **Wire commands**: classic text commands, never `noreply` (STYLE §6:
 //!   an error reply to a malformed `noreply` line would break FIFO
@@ -70,7 +73,17 @@
 //! - `topology.rs`: the ring + handles snapshot, [`Client::set_nodes`],
 //!   [`RingChange`].
 //! - `route.rs`: key → node, failover walk, [`Client::execute_on`],
-//!   [`Client::node_for`], [`Client::ring_digest`].
+//!   [`Client::execute`], [`Client::node_for`], [`Client::ring_digest`].
+//! - `placement.rs`: a key's replica set ([`Config::replicas`]) and, during
+//!   a warm-up window, its previous owners.
+//! - `dispatch.rs`: how each kind of request runs over its placement
+//!   (reads fall through, writes reach every replica, deletes go last to
+//!   first); `multi.rs`: multi-key reads ([`Client::execute_read`]).
+//! - `warmup.rs`: the window after a ring change ([`Config::warmup`]);
+//!   `copy.rs`: copying an item between nodes safely;
+//!   `drain.rs`: [`Client::drain`]. See `docs/rebalancing.md`.
+//! - `hot.rs`: the hot-key detector; `hot_reads.rs`: what reads do with hot
+//!   keys ([`Client::hot_keys`]).
 //! - `pool.rs`: [`NodeHandle`]: a node's connections, [`NodeHandle::call`].
 //! - `dump.rs`: [`NodeHandle::metadump`], a node's items and their last
 //!   access, over a connection of its own.
@@ -91,8 +104,8 @@
 //! - TLS ([`TlsConfig`], `tls.rs`) and memcached's `-Y` authentication
 //!   ([`ClientBuilder::credentials`], `auth.rs`) are in; see
 //!   `docs/security.md`.
-//! - The binary protocol, SASL, UDP; replication (writes go to one
-//!   node); retries (the caller decides, see [`Error::is_retryable`]).
+//! - The binary protocol, SASL, UDP; retries (the caller decides, see
+//!   [`Error::is_retryable`]).
 //! - Meta-protocol typed methods (leases, stale-while-revalidate): send
 //!   them raw through [`Client::execute_on`] (never with `q`).
 
@@ -102,9 +115,11 @@ mod config;
 mod conn;
 mod copy;
 mod dispatch;
+mod drain;
 mod dump;
 mod error;
 mod health;
+mod hot;
 mod hot_reads;
 mod key;
 mod membership;
@@ -127,8 +142,10 @@ use arc_swap::ArcSwap;
 pub use crate::aside::{AsideBackend, AsideError, CacheAside, CacheAsideBuilder};
 pub use crate::auth::Credentials;
 pub use crate::config::{ClientBuilder, Config, FailurePolicy};
+pub use crate::drain::DrainReport;
 pub use crate::error::Error;
 pub use crate::health::NodeState;
+pub use crate::hot::HotKey;
 pub use crate::key::validate_key;
 pub use crate::membership::{
     watch, Membership, MembershipError, MembershipWatcher, NodeSink, WatchedBuilder,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use ringcache_ring::{diff, Node, Ring};
 
@@ -93,6 +94,19 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn set_nodes(&self, nodes: Vec<Node>) -> Result<RingChange, Error> {
+        let config = &self.inner.config;
+        self.change_nodes(nodes, config.warmup, config.drain_removed)
+    }
+
+    /// [`Client::set_nodes`] with a warm-up window of `window` (zero: none)
+    /// and, if `drain_removed`, a background drain walk (`drain.rs`) over
+    /// each removed node that is still up.
+    pub(crate) fn change_nodes(
+        &self,
+        nodes: Vec<Node>,
+        window: Duration,
+        drain_removed: bool,
+    ) -> Result<RingChange, Error> {
         let inner = &self.inner;
         let _writer = inner.writer.lock().unwrap_or_else(|e| e.into_inner());
         let old = inner.topology.load_full();
@@ -154,12 +168,27 @@ impl Client {
         metrics::gauge!(RING_NODES).set(ring.nodes().len() as f64);
         metrics::gauge!(KEYS_MOVED_RATIO).set(moved);
         metrics::counter!(RING_CHANGES_TOTAL).increment(1);
-        let warmup = self.start_warmup(&old);
+        let warmup = self.start_warmup(&old, window);
+        let walk = drain_removed && warmup.is_some();
         inner.topology.store(Arc::new(Topology {
             ring: Arc::new(ring),
             handles,
             warmup,
         }));
+        if walk {
+            let leaving = old
+                .handles
+                .iter()
+                .filter(|h| removed.iter().any(|r| r == h.name()))
+                .filter(|h| h.state() == crate::NodeState::Up);
+            for h in leaving {
+                let (client, h) = (self.clone(), h.clone());
+                let started = std::time::Instant::now();
+                self.inner.runtime.spawn(async move {
+                    client.walk(&h, started, window).await;
+                });
+            }
+        }
         Ok(RingChange {
             old_digest,
             new_digest,
@@ -173,9 +202,9 @@ impl Client {
 impl Client {
     /// A warm-up window from the topology being replaced, and the task that
     /// closes it; `None` when warm-up is off or the old ring was empty.
-    fn start_warmup(&self, old: &Topology) -> Option<Arc<Warmup>> {
+    fn start_warmup(&self, old: &Topology, window: Duration) -> Option<Arc<Warmup>> {
         let config = &self.inner.config;
-        if config.warmup.is_zero() || old.handles.is_empty() {
+        if window.is_zero() || old.handles.is_empty() {
             return None;
         }
         // The longest a copy started inside the window can take: a read, a
@@ -184,7 +213,7 @@ impl Client {
         let warmup = Arc::new(Warmup::new(
             Arc::clone(&old.ring),
             old.handles.clone(),
-            config.warmup,
+            window,
             grace,
         ));
         metrics::gauge!(WARMUP_ACTIVE).set(1.0);

@@ -19,7 +19,8 @@
 //! - **Early end**: the window closes once the previous owners stop being
 //!   useful: when fewer than 1 in [`EARLY_END_SHARE_INV`] of a batch of
 //!   [`EARLY_END_BATCH`] reads of moved keys was answered by a previous
-//!   owner (the hot moved keys have all been copied).
+//!   owner (the hot moved keys have all been copied), unless a drain walk
+//!   (`drain.rs`) is still copying.
 //!
 //! A second change during a window starts a new window from the ring just
 //! replaced: keys that moved twice warm from their latest owner only.
@@ -29,7 +30,7 @@
 //! interval); a client that learned of the change after another client's
 //! window and grace ended deletes at the new owner only.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,8 @@ pub(crate) struct Warmup {
     /// previous owner answered.
     moved_reads: AtomicU64,
     answered: AtomicU64,
+    /// Drain walks copying now (`drain.rs`): no early end meanwhile.
+    walkers: AtomicUsize,
 }
 
 impl Warmup {
@@ -79,6 +82,7 @@ impl Warmup {
             grace,
             moved_reads: AtomicU64::new(0),
             answered: AtomicU64::new(0),
+            walkers: AtomicUsize::new(0),
         }
     }
 
@@ -123,7 +127,9 @@ impl Warmup {
             return;
         }
         let answered = self.answered.swap(0, Ordering::Relaxed);
-        if answered * EARLY_END_SHARE_INV < EARLY_END_BATCH {
+        if answered * EARLY_END_SHARE_INV < EARLY_END_BATCH
+            && self.walkers.load(Ordering::Relaxed) == 0
+        {
             tracing::info!(
                 after = ?self.started.elapsed(),
                 answered,
@@ -132,6 +138,24 @@ impl Warmup {
             );
             self.end();
         }
+    }
+
+    /// Marks a drain walk as copying until the guard drops: the window
+    /// does not end early meanwhile (its reads are what the walk makes
+    /// safe).
+    pub(crate) fn walker(self: &Arc<Self>) -> WalkerGuard {
+        self.walkers.fetch_add(1, Ordering::Relaxed);
+        WalkerGuard(Arc::clone(self))
+    }
+}
+
+/// Holds a window open for a walk ([`Warmup::walker`]).
+#[derive(Debug)]
+pub(crate) struct WalkerGuard(Arc<Warmup>);
+
+impl Drop for WalkerGuard {
+    fn drop(&mut self) {
+        self.0.walkers.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -168,6 +192,21 @@ mod tests {
             w.note_moved_read(i % 50 == 0);
         }
         assert!(w.warming());
+    }
+
+    #[test]
+    fn a_walk_keeps_the_window_open() {
+        let w = warmup(Duration::from_secs(3600));
+        let guard = w.walker();
+        for _ in 0..EARLY_END_BATCH {
+            w.note_moved_read(false);
+        }
+        assert!(w.warming(), "no early end while a walk copies");
+        drop(guard);
+        for _ in 0..EARLY_END_BATCH {
+            w.note_moved_read(false);
+        }
+        assert!(!w.warming());
     }
 
     #[test]

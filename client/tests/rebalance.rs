@@ -343,3 +343,90 @@ async fn replicated_writes_converge_on_the_primary() {
         assert!(d.get("counter").await.unwrap().is_none());
     }
 }
+
+/// A node leaving on purpose: drained, then stopped; none of its items is
+/// lost, none outlives its TTL, and writes made during the drain win.
+async fn drain_then_stop(mut leaving: impl FnMut(), names: Vec<String>) {
+    let client = builder(&names).build().await.unwrap();
+    let all = keys(400);
+    for k in &all {
+        client
+            .store(StoreMode::Set, k, format!("v-{k}"), TTL, 3)
+            .await
+            .unwrap();
+    }
+    let on_leaving = owned_by(&client, &names[0], &all);
+    assert!(!on_leaving.is_empty());
+    let report = client
+        .drain(&names[0], Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(report.list_error, None);
+    assert_eq!(report.listed, on_leaving.len());
+    assert_eq!(report.copied, on_leaving.len(), "{report:?}");
+    assert_eq!(report.unreached, 0);
+    assert!(!client.nodes().iter().any(|n| n.name() == names[0]));
+    leaving();
+    for k in &all {
+        let item = client.get(k).await.unwrap().expect("nothing lost");
+        assert_eq!(item.value, Bytes::from(format!("v-{k}")));
+        assert_eq!(item.flags, 3);
+    }
+    for k in on_leaving.iter().take(20) {
+        let owner = direct(&client.node_for(k).unwrap()).await;
+        let ttl = ttl_on(&owner, k).await.unwrap();
+        assert!(0 < ttl && ttl < TTL.as_secs() as i64, "{k}: ttl {ttl}");
+    }
+}
+
+#[tokio::test]
+async fn a_drained_memcached_loses_nothing() {
+    let mut nodes = [
+        Memcached::start().await,
+        Memcached::start().await,
+        Memcached::start().await,
+    ];
+    let names: Vec<String> = nodes.iter().map(Memcached::name).collect();
+    let [first, ..] = &mut nodes;
+    drain_then_stop(|| first.stop(), names).await;
+}
+
+#[tokio::test]
+async fn a_drained_ringcache_node_loses_nothing() {
+    let nodes = [
+        InProcNode::start().await,
+        InProcNode::start().await,
+        InProcNode::start().await,
+    ];
+    let names: Vec<String> = nodes.iter().map(InProcNode::name).collect();
+    let [first, ..] = nodes;
+    let mut first = Some(first);
+    // Dropping the node stops it.
+    drain_then_stop(move || drop(first.take()), names).await;
+}
+
+#[tokio::test]
+async fn a_drain_is_bounded_by_its_rate_and_budget() {
+    let nodes = [Memcached::start().await, Memcached::start().await];
+    let names: Vec<String> = nodes.iter().map(Memcached::name).collect();
+    let client = builder(&names).copy_rate(100).build().await.unwrap();
+    let all = keys(600);
+    for k in &all {
+        client.set(k, "v", TTL).await.unwrap();
+    }
+    let on_leaving = owned_by(&client, &names[0], &all).len();
+    let started = std::time::Instant::now();
+    let report = client
+        .drain(&names[0], Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(report.listed, on_leaving);
+    // 100 copies a second for half a second: about 50 (batches of 32).
+    assert!(report.copied <= 96, "{report:?}");
+    assert_eq!(
+        report.unreached,
+        on_leaving - report.copied - report.skipped - report.failed
+    );
+    assert!(report.unreached > 0);
+}

@@ -6,7 +6,7 @@
 //!                 [--ring xxh3|ketama] [--metrics ADDR:PORT] [--config FILE]
 //!                 [-c MAXCONNS=1024] [-t THREADS=4] [-I MAX_ITEM_SIZE=1m]
 //!                 [--failure-policy eject|fast-miss] [--replicas N=1]
-//!                 [--warmup SECS=30] [--hot-near-ttl MS=0]
+//!                 [--warmup SECS=30] [--no-drain] [--hot-near-ttl MS=0]
 //! ```
 //!
 //! `-I` is the largest item the proxy accepts and reads back; give it the
@@ -92,6 +92,11 @@ pub struct ProxyArgs {
     /// (default 30, or the config file's `warmup_ms`).
     #[arg(long = "warmup", value_name = "SECS")]
     pub warmup: Option<u64>,
+    /// Do not walk a node that leaves the node list while still up (by
+    /// default its items are copied to their new owners during the
+    /// warm-up window).
+    #[arg(long = "no-drain")]
+    pub no_drain: bool,
     /// Milliseconds a hot key's value may be served from the proxy's
     /// memory; 0 never (default 0, or the config file's `hot_near_ttl_ms`).
     #[arg(long = "hot-near-ttl", value_name = "MS")]
@@ -201,6 +206,7 @@ impl ProxyArgs {
         if let Some(secs) = self.warmup {
             client.warmup = std::time::Duration::from_secs(secs);
         }
+        client.drain_removed = !self.no_drain;
         if let Some(ms) = self.hot_near_ttl {
             client.hot_near_ttl = std::time::Duration::from_millis(ms);
         }

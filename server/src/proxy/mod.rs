@@ -54,8 +54,11 @@
 //!   change, a read whose key moved and misses at its new node is answered
 //!   by the previous one and the item copied over (flags and remaining
 //!   TTL kept), so a scale-out does not send the moved share of reads to
-//!   the database; deletes reach both. See `ringcache_client`'s `warmup`
-//!   module.
+//!   the database; deletes reach both. A node that leaves the list while
+//!   still up is drained in the background: its items, most recently used
+//!   first, are copied to their new owners during the window (`--no-drain`
+//!   to skip; keep the node up that long). See `ringcache_client`'s
+//!   `warmup` and `drain` modules.
 //! - **Replicas** (`--replicas N`): every write reaches N nodes of the
 //!   key's replica walk, reads fall through them on a miss or a failure
 //!   (and repair the ones that missed), deletes reach all N.

@@ -184,3 +184,121 @@ fn warm_up_keeps_the_hit_ratio_through_a_scale_out() {
         warm.then
     );
 }
+
+/// A scale-in: a node leaves the list while still up, the proxy drains it
+/// in the background; once the drain is done the node is stopped and every
+/// item it held still reads back through the proxy.
+#[test]
+fn a_node_leaving_the_list_is_drained_before_it_stops() {
+    let mut h = Harness::nodes(3);
+    let names: Vec<String> = h.node_addrs.iter().map(ToString::to_string).collect();
+    let mut client = fast_client();
+    client.warmup = Duration::from_secs(60);
+    client.drain_removed = true;
+    let mut config = ProxyConfig::with_nodes(names.iter().cloned());
+    config.client = client;
+    h.start_proxy(config);
+    let mut stream = BufReader::new(connect(h.proxy_addr()));
+    let keys: Vec<String> = (0..600).map(|i| format!("drain:{i}")).collect();
+    for k in &keys {
+        let request = format!("set {k} 5 0 {}\r\n{k}\r\n", k.len());
+        stream.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut line = String::new();
+        stream.read_line(&mut line).unwrap();
+        assert_eq!(line, "STORED\r\n");
+    }
+    let leaving = h.curr_items(2);
+    assert!(leaving > 100, "node 2 holds {leaving} items");
+    let staying_before = h.curr_items(0) + h.curr_items(1);
+    h.proxy()
+        .client()
+        .set_nodes(names[..2].iter().map(Node::new).collect())
+        .unwrap();
+    proxy_support::wait_for(
+        "the drain to copy every item",
+        proxy_support::DEADLINE,
+        || h.curr_items(0) + h.curr_items(1) == staying_before + leaving,
+    );
+    h.kill_node(2);
+    for k in &keys {
+        stream
+            .get_mut()
+            .write_all(format!("get {k}\r\n").as_bytes())
+            .unwrap();
+        let mut line = String::new();
+        stream.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("VALUE {k} 5 {}\r\n", k.len()), "{k} lost");
+        line.clear();
+        stream.read_line(&mut line).unwrap();
+        line.clear();
+        stream.read_line(&mut line).unwrap();
+        assert_eq!(line, "END\r\n");
+    }
+}
+
+/// Two replicas behind the proxy: a node killed while four connections
+/// read causes no miss of a key written before the kill.
+#[test]
+fn with_two_replicas_a_node_killed_under_load_loses_no_read() {
+    let mut client = fast_client();
+    client.replicas = 2;
+    let mut h = Harness::with_proxy(3, client);
+    let mut writer = BufReader::new(connect(h.proxy_addr()));
+    let keys: Vec<String> = (0..1000).map(|i| format!("replica:{i}")).collect();
+    for k in &keys {
+        let request = format!("set {k} 0 0 {}\r\n{k}\r\n", k.len());
+        writer.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut line = String::new();
+        writer.read_line(&mut line).unwrap();
+        assert_eq!(line, "STORED\r\n");
+    }
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let readers: Vec<_> = (0..4)
+        .map(|t| {
+            let (addr, keys, reads) = (h.proxy_addr(), keys.clone(), reads.clone());
+            std::thread::spawn(move || {
+                let mut stream = BufReader::new(connect(addr));
+                let mut misses = Vec::new();
+                for round in 0..6 {
+                    for k in keys.iter().skip(t).step_by(4) {
+                        stream
+                            .get_mut()
+                            .write_all(format!("get {k}\r\n").as_bytes())
+                            .unwrap();
+                        let mut line = String::new();
+                        stream.read_line(&mut line).unwrap();
+                        if line == "END\r\n" {
+                            misses.push((round, k.clone()));
+                            continue;
+                        }
+                        let mut rest = String::new();
+                        stream.read_line(&mut rest).unwrap();
+                        rest.clear();
+                        stream.read_line(&mut rest).unwrap();
+                        reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                misses
+            })
+        })
+        .collect();
+    // Kill a node once the readers are well under way.
+    proxy_support::wait_for("readers under way", proxy_support::DEADLINE, || {
+        reads.load(std::sync::atomic::Ordering::Relaxed) >= 1500
+    });
+    h.kill_node(1);
+    let mut misses = Vec::new();
+    for r in readers {
+        misses.extend(r.join().unwrap());
+    }
+    assert!(
+        reads.load(std::sync::atomic::Ordering::Relaxed) == 6000,
+        "every read answered"
+    );
+    assert!(
+        misses.is_empty(),
+        "{} misses: {:?}",
+        misses.len(),
+        &misses[..misses.len().min(5)]
+    );
+}
