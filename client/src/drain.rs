@@ -240,6 +240,9 @@ mod tests {
             entry("mid", 200, None),
             entry("dying", 400, Some(now)),
         ]);
-        assert_eq!(keys, [b"new", b"mid", b"old"].map(|k| Bytes::from_static(k)));
+        assert_eq!(
+            keys,
+            [b"new", b"mid", b"old"].map(|k| Bytes::from_static(k))
+        );
     }
 }
