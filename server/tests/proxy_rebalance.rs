@@ -99,6 +99,34 @@ fn cache_aside(stream: &mut BufReader<TcpStream>, zipf: &mut Zipf, requests: usi
     hits as f64 / (requests / BATCH * BATCH) as f64
 }
 
+/// `set <key> <flags> 0` with the key as its value, through `stream`.
+fn set_self(stream: &mut BufReader<TcpStream>, key: &str, flags: u32) {
+    let request = format!("set {key} {flags} 0 {}\r\n{key}\r\n", key.len());
+    stream.get_mut().write_all(request.as_bytes()).unwrap();
+    let mut line = String::new();
+    stream.read_line(&mut line).unwrap();
+    assert_eq!(line, "STORED\r\n");
+}
+
+/// `get <key>`: the `VALUE` line, or `None` on a miss.
+fn get_line(stream: &mut BufReader<TcpStream>, key: &str) -> Option<String> {
+    stream
+        .get_mut()
+        .write_all(format!("get {key}\r\n").as_bytes())
+        .unwrap();
+    let mut head = String::new();
+    stream.read_line(&mut head).unwrap();
+    if head == "END\r\n" {
+        return None;
+    }
+    let mut rest = String::new();
+    stream.read_line(&mut rest).unwrap();
+    rest.clear();
+    stream.read_line(&mut rest).unwrap();
+    assert_eq!(rest, "END\r\n");
+    Some(head)
+}
+
 /// What a scale-out did to the hit ratio.
 struct Outcome {
     steady: f64,
@@ -201,11 +229,7 @@ fn a_node_leaving_the_list_is_drained_before_it_stops() {
     let mut stream = BufReader::new(connect(h.proxy_addr()));
     let keys: Vec<String> = (0..600).map(|i| format!("drain:{i}")).collect();
     for k in &keys {
-        let request = format!("set {k} 5 0 {}\r\n{k}\r\n", k.len());
-        stream.get_mut().write_all(request.as_bytes()).unwrap();
-        let mut line = String::new();
-        stream.read_line(&mut line).unwrap();
-        assert_eq!(line, "STORED\r\n");
+        set_self(&mut stream, k, 5);
     }
     let leaving = h.curr_items(2);
     assert!(leaving > 100, "node 2 holds {leaving} items");
@@ -221,18 +245,8 @@ fn a_node_leaving_the_list_is_drained_before_it_stops() {
     );
     h.kill_node(2);
     for k in &keys {
-        stream
-            .get_mut()
-            .write_all(format!("get {k}\r\n").as_bytes())
-            .unwrap();
-        let mut line = String::new();
-        stream.read_line(&mut line).unwrap();
-        assert_eq!(line, format!("VALUE {k} 5 {}\r\n", k.len()), "{k} lost");
-        line.clear();
-        stream.read_line(&mut line).unwrap();
-        line.clear();
-        stream.read_line(&mut line).unwrap();
-        assert_eq!(line, "END\r\n");
+        let head = get_line(&mut stream, k);
+        assert_eq!(head, Some(format!("VALUE {k} 5 {}\r\n", k.len())), "{k}");
     }
 }
 
@@ -246,11 +260,7 @@ fn with_two_replicas_a_node_killed_under_load_loses_no_read() {
     let mut writer = BufReader::new(connect(h.proxy_addr()));
     let keys: Vec<String> = (0..1000).map(|i| format!("replica:{i}")).collect();
     for k in &keys {
-        let request = format!("set {k} 0 0 {}\r\n{k}\r\n", k.len());
-        writer.get_mut().write_all(request.as_bytes()).unwrap();
-        let mut line = String::new();
-        writer.read_line(&mut line).unwrap();
-        assert_eq!(line, "STORED\r\n");
+        set_self(&mut writer, k, 0);
     }
     let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let readers: Vec<_> = (0..4)
@@ -261,20 +271,9 @@ fn with_two_replicas_a_node_killed_under_load_loses_no_read() {
                 let mut misses = Vec::new();
                 for round in 0..6 {
                     for k in keys.iter().skip(t).step_by(4) {
-                        stream
-                            .get_mut()
-                            .write_all(format!("get {k}\r\n").as_bytes())
-                            .unwrap();
-                        let mut line = String::new();
-                        stream.read_line(&mut line).unwrap();
-                        if line == "END\r\n" {
+                        if get_line(&mut stream, k).is_none() {
                             misses.push((round, k.clone()));
-                            continue;
                         }
-                        let mut rest = String::new();
-                        stream.read_line(&mut rest).unwrap();
-                        rest.clear();
-                        stream.read_line(&mut rest).unwrap();
                         reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
@@ -291,10 +290,7 @@ fn with_two_replicas_a_node_killed_under_load_loses_no_read() {
     for r in readers {
         misses.extend(r.join().unwrap());
     }
-    assert!(
-        reads.load(std::sync::atomic::Ordering::Relaxed) == 6000,
-        "every read answered"
-    );
+    assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 6000);
     assert!(
         misses.is_empty(),
         "{} misses: {:?}",
