@@ -200,6 +200,17 @@ impl Client {
 }
 
 impl Client {
+    /// Whether a warm-up window is open: reads of keys that moved in the
+    /// last ring change may still be answered by their previous owner.
+    pub fn warming(&self) -> bool {
+        self.inner
+            .topology
+            .load()
+            .warmup
+            .as_ref()
+            .is_some_and(|w| w.warming())
+    }
+
     /// A warm-up window from the topology being replaced, and the task that
     /// closes it; `None` when warm-up is off or the old ring was empty.
     fn start_warmup(&self, old: &Topology, window: Duration) -> Option<Arc<Warmup>> {

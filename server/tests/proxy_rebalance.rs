@@ -157,6 +157,11 @@ fn scale_out(warmup: Duration) -> Outcome {
         .client()
         .set_nodes(names.iter().map(Node::new).collect())
         .unwrap();
+    let warming = u64::from(!warmup.is_zero());
+    assert_eq!(
+        proxy_support::stat(h.proxy_addr(), "warmup_active"),
+        warming
+    );
     let first = cache_aside(&mut stream, &mut zipf, 500);
     let then = cache_aside(&mut stream, &mut zipf, 20_000);
     eprintln!(

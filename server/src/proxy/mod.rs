@@ -81,10 +81,12 @@
 //!   `ringcache_client::Config::from_toml`); flags win over it.
 //! - `stats` shows `proxy_requests`, `cmd_get`/`get_hits`/`get_misses`,
 //!   `backend_errors`, `ring_nodes`, `ring_scheme`, `ejected_nodes`,
-//!   `ejections`, and per node `node_state:<host:port> up|ejected` and
+//!   `ejections`, `warmup_active` (1 while a warm-up window is open),
+//!   `hot_keys`, and per node `node_state:<host:port> up|ejected` and
 //!   `node_errors:<host:port>`;
-//!   `stats settings` the client's settings; `stats reset` zeroes the
-//!   counters.
+//!   `stats settings` the client's settings (`replicas`, `warmup_ms`,
+//!   `drain_removed`, `hot_share`, `hot_near_ttl_ms` among them); `stats
+//!   reset` zeroes the counters.
 //! - `--metrics ADDR:PORT` serves Prometheus text at `/metrics`: the
 //!   node's `ringcache_commands_total{command,status}`, latency, protocol
 //!   error and connection series, as seen by the proxy, plus the client's

@@ -153,6 +153,8 @@ impl ProxyStats {
             Stat::text("ring_scheme", client.config().scheme.as_str()),
             Stat::uint("ejected_nodes", ejected as u64),
             Stat::uint("ejections", self.ejections.get()),
+            Stat::uint("warmup_active", u64::from(client.warming())),
+            Stat::uint("hot_keys", client.hot_keys().len() as u64),
         ];
         for h in &handles {
             let state = match h.state() {
@@ -192,6 +194,14 @@ impl ProxyStats {
                 config.connect_timeout.as_millis() as u64,
             ),
             Stat::uint("item_size_max", config.max_item_size as u64),
+            Stat::uint("replicas", config.replicas as u64),
+            Stat::uint("warmup_ms", config.warmup.as_millis() as u64),
+            Stat::text(
+                "drain_removed",
+                if config.drain_removed { "yes" } else { "no" },
+            ),
+            Stat::text("hot_share", format!("{}", config.hot_share)),
+            Stat::uint("hot_near_ttl_ms", config.hot_near_ttl.as_millis() as u64),
         ]
     }
 }
