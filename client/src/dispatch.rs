@@ -277,7 +277,11 @@ impl Client {
             let Some(this) = this else { break };
             match h.call(this).await {
                 Ok(r) if is_miss(&r) => {
-                    missed.push(h.clone());
+                    // Remembered only if a later node may hit and repair it:
+                    // a plain miss allocates nothing.
+                    if i + 1 < order.len {
+                        missed.push(h.clone());
+                    }
                     answer = Some(r);
                 }
                 Ok(r) => {
