@@ -543,6 +543,50 @@ mod tests {
 
     use super::*;
 
+    /// What the dispatch layer adds to every request before it is queued:
+    /// placement (replica set, previous owners), classification and the
+    /// hot-key count. Against 10 nodes nobody listens on (nothing is sent).
+    /// `cargo test --release -p ringcache-client --lib -- --ignored
+    /// measure_dispatch_overhead --nocapture`
+    #[tokio::test]
+    #[ignore = "a measurement: prints ns per request"]
+    async fn measure_dispatch_overhead() {
+        let names: Vec<String> = (0..10)
+            .map(|_| {
+                let l =
+                    std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+                l.local_addr().map(|a| a.to_string()).unwrap_or_default()
+            })
+            .collect();
+        let keys: Vec<Bytes> = (0..65_536)
+            .map(|i| Bytes::from(format!("key:{i:016x}")))
+            .collect();
+        for replicas in [1, 2] {
+            let client = crate::Client::builder()
+                .nodes(names.clone())
+                .connections_per_node(1)
+                .replicas(replicas)
+                .build()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let n = 2_000_000;
+            let started = std::time::Instant::now();
+            let mut sum = 0usize;
+            for i in 0..n {
+                let key = &keys[i % keys.len()];
+                let request = Request::Get(Get {
+                    keys: vec![key.clone()],
+                });
+                let p = client.place(key).unwrap_or_else(|e| panic!("{e}"));
+                let (kind, _) = classify(&request).unwrap_or((Kind::Primary, key));
+                let hot = client.record_read(key);
+                sum += p.current_len() + usize::from(hot) + usize::from(kind == Kind::PlainRead);
+            }
+            let per = started.elapsed().as_nanos() as f64 / n as f64;
+            println!("replicas {replicas}: {per:.0} ns per request (place + classify + hot count + request), {sum}");
+        }
+    }
+
     #[tokio::test]
     async fn join_all_keeps_order() {
         let futures = (0..5u64)
