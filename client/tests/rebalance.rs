@@ -430,3 +430,65 @@ async fn a_drain_is_bounded_by_its_rate_and_budget() {
     );
     assert!(report.unreached > 0);
 }
+
+/// A binary key (meta commands' base64 form, with a space in it) warms
+/// like any other: the copy speaks base64 to both nodes.
+#[tokio::test]
+async fn a_binary_key_is_copied_in_base64() {
+    use ringcache_protocol::{MetaSet, MetaSetFlags, MetaStatus};
+    let (a, b) = (Memcached::start().await, Memcached::start().await);
+    let client = builder(&[a.name()]).build().await.unwrap();
+    let keys: Vec<Bytes> = (0..64)
+        .map(|i| Bytes::from(format!("bin key {i}\u{1}")))
+        .collect();
+    for k in &keys {
+        let set = Request::MetaSet(MetaSet {
+            key: k.clone(),
+            value: Bytes::from_static(b"binary"),
+            flags: MetaSetFlags {
+                order: b"bT".iter().collect::<FlagOrder>(),
+                base64: true,
+                ttl: Some(600),
+                ..MetaSetFlags::default()
+            },
+        });
+        match client.execute(set).await.unwrap() {
+            Response::Meta(r) => assert_eq!(r.status, MetaStatus::Hd),
+            other => panic!("{other:?}"),
+        }
+    }
+    client
+        .set_nodes(vec![Node::new(a.name()), Node::new(b.name())])
+        .unwrap();
+    let mg = |k: &Bytes| {
+        Request::MetaGet(MetaGet {
+            key: k.clone(),
+            flags: MetaGetFlags {
+                order: b"bv".iter().collect::<FlagOrder>(),
+                base64: true,
+                value: true,
+                ..MetaGetFlags::default()
+            },
+        })
+    };
+    for k in &keys {
+        match client.execute(mg(k)).await.unwrap() {
+            Response::Meta(r) => assert_eq!(r.value.as_deref(), Some(&b"binary"[..]), "{k:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    client.wait_for_copies().await;
+    // The new node holds the ones that moved to it, under the same key.
+    let new_owner = direct(&b.name()).await;
+    let mut on_new = 0;
+    for k in &keys {
+        if let Ok(Response::Meta(r)) = new_owner.execute(mg(k)).await {
+            on_new += usize::from(r.status == MetaStatus::Va);
+        }
+    }
+    assert!(
+        on_new > 10,
+        "{on_new} of {} keys copied to the new node",
+        keys.len()
+    );
+}
