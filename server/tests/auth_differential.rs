@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod ports;
 
 use common::diff::{case, run_table, Case, Split};
 

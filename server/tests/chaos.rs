@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod hostile_support;
+mod ports;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

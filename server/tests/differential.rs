@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod ports;
 
 use common::diff::{case, run_table, Case, Split};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -12,6 +12,7 @@
 
 mod common;
 mod hostile_support;
+mod ports;
 
 use std::io::Write;
 use std::net::SocketAddr;

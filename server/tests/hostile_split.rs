@@ -13,6 +13,7 @@
 
 mod common;
 mod hostile_support;
+mod ports;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

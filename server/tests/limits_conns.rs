@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod hostile_support;
+mod ports;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod hostile_support;
+mod ports;
 
 use std::io::{Read, Write};
 

@@ -19,6 +19,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod ports;
 
 use std::collections::BTreeMap;
 use std::io::Write;

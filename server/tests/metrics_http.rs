@@ -2,30 +2,16 @@
 //! after real traffic, holds every node series of docs/metrics.md with
 //! the values that traffic implies.
 
+mod ports;
+
+use ports::free_port;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    // Ports already handed out in this test process: the OS may offer a port
-    // again as soon as its probe listener is dropped, and tests running in
-    // parallel must not start two servers on one port.
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
 
 /// A node with `--metrics`, killed on drop.
 struct Node {

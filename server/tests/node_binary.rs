@@ -7,6 +7,10 @@
 // Test helpers outside #[test] fns: a panic is a failed assertion.
 #![allow(clippy::unwrap_used)]
 
+mod ports;
+
+use ports::free_port;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
@@ -14,24 +18,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ringcache");
 const DEADLINE: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    // Ports already handed out in this test process: the OS may offer a port
-    // again as soon as its probe listener is dropped, and tests running in
-    // parallel must not start two servers on one port.
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
 
 /// Kills the child if a test fails before it stops it.
 struct Reap<'a>(&'a mut Child);

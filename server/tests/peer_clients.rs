@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod ports;
 
 use common::{roundtrip, Kind, Server};
 use std::path::Path;

@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod ports;
 mod proxy_support;
 
 use proxy_support::{connect, read_until, Harness};

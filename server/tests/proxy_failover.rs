@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod ports;
 mod proxy_support;
 
 use std::net::SocketAddr;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod ports;
 mod proxy_support;
 
 use std::time::Duration;

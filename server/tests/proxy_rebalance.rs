@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod ports;
 mod proxy_support;
 
 use std::io::{BufRead, BufReader, Write};

@@ -223,25 +223,7 @@ impl Drop for Server {
     }
 }
 
-/// A port that was free a moment ago (the OS picks it; the listener is dropped
-/// at once, so a start can still race another process: callers retry).
-pub(crate) fn free_port() -> u16 {
-    // Ports already handed out in this test process: the OS may offer a port
-    // again as soon as its probe listener is dropped, and tests running in
-    // parallel must not start two servers on one port.
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
+pub(crate) use crate::ports::free_port;
 
 /// How a read ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

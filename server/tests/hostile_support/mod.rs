@@ -29,24 +29,7 @@ pub struct Proc {
     env: Vec<(String, String)>,
 }
 
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    // Ports already handed out in this test process: the OS may offer a port
-    // again as soon as its probe listener is dropped, and tests running in
-    // parallel must not start two servers on one port.
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
+pub use crate::ports::free_port;
 
 impl Proc {
     /// `ringcache node -l 127.0.0.1 -p <free> -t 2` plus `extra`.

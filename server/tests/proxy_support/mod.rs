@@ -265,24 +265,7 @@ impl Drop for Child {
     }
 }
 
-/// A port that was free a moment ago (callers retry on a lost race).
-pub fn free_port() -> u16 {
-    // Ports already handed out in this test process: the OS may offer a port
-    // again as soon as its probe listener is dropped, and tests running in
-    // parallel must not start two servers on one port.
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
+pub use crate::ports::free_port;
 
 /// Starts `program` with the arguments `args(port)` on a free port and
 /// waits until it accepts; retries on another port if it exits first.
