@@ -18,7 +18,8 @@
 //! `--base-port 0` picks free ports (printed). Each node is a full
 //! [`Node`] with its own store (`-m` megabytes each) served by its own
 //! [`serve_with`] on its own listener; the proxy is a
-//! [`Proxy`] over them. SIGINT/SIGTERM stop the proxy first, then the
+//! [`Proxy`] over them (`--replicas 2` keeps every key on two nodes).
+//! SIGINT/SIGTERM stop the proxy first, then the
 //! nodes, each finishing its connections' current batch; the process exits
 //! 0.
 //!
@@ -64,6 +65,10 @@ pub struct ClusterArgs {
     /// Placement scheme of the proxy's ring.
     #[arg(long = "ring", value_enum)]
     pub ring: Option<crate::proxy::RingArg>,
+    /// Nodes that hold each key (1 to 4): the proxy writes to that many
+    /// and reads fall through them, so stopping a node loses nothing.
+    #[arg(long = "replicas", default_value_t = 1)]
+    pub replicas: usize,
     /// Verbose logging (-v, -vv).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -162,6 +167,7 @@ impl Cluster {
             node_tasks.push(tokio::spawn(serve_with(listener, node, config, stop)));
         }
         let mut config = ProxyConfig::with_nodes(nodes.iter().map(ToString::to_string));
+        config.client.replicas = args.replicas;
         if let Some(ring) = args.ring {
             config = config.scheme(match ring {
                 crate::proxy::RingArg::Xxh3 => ringcache_client::Scheme::Xxh3,

@@ -24,6 +24,7 @@ fn args(nodes: u16) -> ClusterArgs {
         memory_mb: 16,
         metrics: None,
         ring: None,
+        replicas: 1,
         verbose: 0,
     }
 }
@@ -65,6 +66,30 @@ fn in_process_cluster_serves_through_its_proxy_and_stops() {
         matches!(read, Ok(0)) || read.is_err() && !timed_out(&read),
         "the proxy is gone: an idle connection is closed, got {read:?}"
     );
+}
+
+#[test]
+fn with_two_replicas_every_key_is_on_two_nodes() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut a = args(3);
+    a.replicas = 2;
+    let cluster = rt.block_on(Cluster::start(&a)).unwrap();
+    let mut s = connect(cluster.proxy_addr());
+    for i in 0..90 {
+        let reply = roundtrip(
+            &mut s,
+            format!("set cl:{i} 0 0 1\r\nx\r\n").as_bytes(),
+            b"\r\n",
+        );
+        assert_eq!(reply, b"STORED\r\n");
+    }
+    let total: u64 = cluster.nodes().iter().map(|&a| stat(a, "curr_items")).sum();
+    assert_eq!(total, 180, "every key on exactly two nodes");
+    rt.block_on(cluster.shutdown());
 }
 
 /// Whether a read failed only because its timeout ran out.
