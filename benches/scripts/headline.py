@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Print the headline table (markdown) from the newest summaries in a results
-directory: node vs memcached throughput and p99 per scenario, memory per item,
-hit ratio per eviction policy, proxy vs nutcracker. Every figure is a median with its min-max and
-a ratio against memcached (nutcracker for the proxy) measured in the same run.
+directory: node vs memcached throughput and p99 per scenario, throughput vs
+connections, memory per item, hit ratio per eviction policy and cache size,
+proxy vs nutcracker, the load generator vs memaslap, and the ring's balance.
+Every measured figure is a median with its min-max and a ratio against the
+anchor (memcached; nutcracker for the proxy; memaslap for the load
+generator) measured in the same run.
 
 Usage: headline.py [RESULTS_DIR]   (default: benches/results next to this script)
 """
@@ -60,6 +63,20 @@ def main():
                   f"| {spread(a.get('p99_us'))} | {spread(b.get('p99_us'))} | {ratio(r, 'p99_us')} | {ratio(r, 'server_cpu_us_per_op')} |")
         print("\n" + machine_line(d, p) + "\n")
 
+    p = newest(results, "throughput_vs_conns")
+    if p:
+        d = json.load(open(p))
+        print("### Throughput vs connections, ringcache node vs memcached (depth 1)\n")
+        print("| connections | memcached ops/s | ringcache ops/s | ops/s ratio | memcached CPU µs/op | ringcache CPU µs/op | server CPU µs/op ratio |")
+        print("|---|---|---|---|---|---|---|")
+        for sc, e in sorted(d["scenarios"].items(), key=lambda kv: int(kv[0].lstrip("c"))):
+            a, b = e.get("memcached", {}), e.get("ringcache", {})
+            r = b.get("ratio_vs_memcached")
+            print(f"| {int(sc.lstrip('c'))} | {spread(a.get('ops_per_sec'))} | {spread(b.get('ops_per_sec'))} | {ratio(r, 'ops_per_sec')} "
+                  f"| {spread(a.get('server_cpu_us_per_op'), '{:.2f}')} | {spread(b.get('server_cpu_us_per_op'), '{:.2f}')} "
+                  f"| {ratio(r, 'server_cpu_us_per_op')} |")
+        print("\n" + machine_line(d, p) + "\n")
+
     p = newest(results, "memory")
     if p:
         d = json.load(open(p))
@@ -107,6 +124,36 @@ def main():
             print(f"| {sc} | {spread(a.get('ops_per_sec'))} | {spread(b.get('ops_per_sec'))} | {ratio(r, 'ops_per_sec')} "
                   f"| {ratio(r, 'p99_us')} | {ratio(r, 'server_cpu_us_per_op')} | {spread(c.get('ops_per_sec'))} |")
         print("\n" + machine_line(d, p) + "\n")
+
+
+    p = newest(results, "crosscheck_memaslap")
+    if p:
+        d = json.load(open(p))
+        print("### Load generator vs memaslap, same memcached (measured from the server's counters)\n")
+        print("| scenario | memaslap ops/s | loadgen ops/s | ops/s ratio | memaslap server CPU µs/op | loadgen server CPU µs/op | CPU/op ratio | client CPU util memaslap / loadgen |")
+        print("|---|---|---|---|---|---|---|---|")
+        for sc, e in d["scenarios"].items():
+            a, b = e.get("memaslap", {}), e.get("loadgen", {})
+            r = b.get("ratio_vs_memaslap")
+            ca, cb = a.get("client_cpu_utilisation"), b.get("client_cpu_utilisation")
+            util = f"{ca['median']:.2f} / {cb['median']:.2f}" if ca and cb else "-"
+            print(f"| {sc} | {spread(a.get('ops_per_sec'))} | {spread(b.get('ops_per_sec'))} | {ratio(r, 'ops_per_sec')} "
+                  f"| {spread(a.get('server_cpu_us_per_op'), '{:.2f}')} | {spread(b.get('server_cpu_us_per_op'), '{:.2f}')} "
+                  f"| {ratio(r, 'server_cpu_us_per_op')} | {util} |")
+        print("\n" + machine_line(d, p) + "\n")
+
+    p = newest(results, "ring_balance")
+    if p:
+        d = json.load(open(p))
+        print(f"### Ring balance, keys per node relative to the mean ({d['args']['keys']:,} keys)\n")
+        print("| scheme | nodes | points per node | keys/mean min–max | std dev | exact arc share/mean min–max | sampling noise |")
+        print("|---|---|---|---|---|---|---|")
+        for r in d["rings"]:
+            k, a = r["relative_spread"], r["arc_spread"]
+            print(f"| {r['scheme']} | {r['nodes']} | {r['points'] // max(r['nodes'], 1)} | {k['min']:.3f}–{k['max']:.3f} "
+                  f"| {k['stddev']:.4f} | {a['min']:.3f}–{a['max']:.3f} | {r['sampling_noise']:.4f} |")
+        m = d.get("machine", {})
+        print(f"\n_{os.path.basename(p)}: {m.get('date', '?')}, commit {m.get('git_commit', '?')} (deterministic)_\n")
 
 
 if __name__ == "__main__":

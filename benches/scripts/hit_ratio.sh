@@ -15,18 +15,25 @@
 # WARMUP requests of the trace fill it and are not counted.
 #
 # Usage:  benches/scripts/hit_ratio.sh
-# Env:    MB=16 (a list, e.g. MB="8 16 32", gives a hit ratio vs size curve) KEYS=1000000 REQUESTS=2000000 WARMUP=1000000 DEPTH=64
+# Env:    MB="4 8 16 32 64" (the -m values of the zipf trace: the hit ratio
+#         vs cache size curve) SCAN_MB=16 (those of the scan trace)
+#         KEYS=1000000 REQUESTS=2000000 WARMUP=1000000 DEPTH=64
 #         VALUE_SIZE=100 ZIPF_S=0.99 SCAN_EVERY=100000 SCAN_LEN=30000 SEED=1
-#         REPS=1 TRACES="zipf scan" POLICIES="tinylfu lru" THREADS=1
+#         HIT_REPS=1 (repetitions; the trace is the same each time, and so,
+#         in every run so far, is the hit ratio; REPS is not read, so that
+#         headline.sh's REPS does not triple this script)
+#         TRACES="zipf scan" POLICIES="tinylfu lru" THREADS=1
 #         SANITY=1 (a second memcached instead of ringcache: ratio ~1.0)
 #         plus those of lib.sh (RINGCACHE_BIN, LOADGEN, SERVER_CPUS, ...).
 #         If the node has no --eviction flag, its default policy is measured.
 # Output: benches/results/hit_ratio-<UTC time>.json
-# Takes about (1 + |POLICIES|) x |TRACES| x REPS x 20 s on a quiet 2-core box.
+# Takes about (1 + |POLICIES|) x (|MB| + |SCAN_MB|) x HIT_REPS x 20 s on a
+# quiet 2-core box (6 minutes with the defaults).
 
 source "$(dirname "$0")/lib.sh"
 
-MB="${MB:-16}"
+MB="${MB:-4 8 16 32 64}"
+SCAN_MB="${SCAN_MB:-16}"
 KEYS="${KEYS:-1000000}"
 REQUESTS="${REQUESTS:-2000000}"
 WARMUP="${WARMUP:-1000000}"
@@ -36,7 +43,7 @@ ZIPF_S="${ZIPF_S:-0.99}"
 SCAN_EVERY="${SCAN_EVERY:-100000}"
 SCAN_LEN="${SCAN_LEN:-30000}"
 SEED="${SEED:-1}"
-REPS="${REPS:-1}"
+REPS="${HIT_REPS:-1}"
 TRACES="${TRACES:-zipf scan}"
 POLICIES="${POLICIES:-tinylfu lru}"
 THREADS="${THREADS:-1}"
@@ -66,8 +73,9 @@ log "results in $RUN_DIR; servers: $SERVERS"
 
 port=$BASE_PORT
 for rep in $(seq 1 "$REPS"); do
-  for mb in $MB; do
-    for trace in $TRACES; do
+  for trace in $TRACES; do
+    sizes="$MB"; [ "$trace" = scan ] && sizes="$SCAN_MB"
+    for mb in $sizes; do
         trace_args=(--dist "zipf:$ZIPF_S")
         if [ "$trace" = scan ]; then trace_args+=(--scan-every "$SCAN_EVERY" --scan-len "$SCAN_LEN"); fi
         # Alternate the order of the servers between repetitions.

@@ -16,6 +16,13 @@ follows from its name:
                             proxy's --warmup), the moment the 4th node joined
                             and each run's steady-state level; one chart,
                             written as <summary name>.svg
+  throughput_vs_conns-*.json  ops/s, server CPU per op and the ratio against
+                            the number of connections, medians with min-max
+                            whiskers (-ops, -cpu, -ratio)
+  ring_balance-*.json       histogram of keys per node relative to the mean,
+                            xxh3 beside ketama, one chart per node count (-n<N>)
+  crosscheck_memaslap-*.json  ops/s and server CPU per op, memaslap beside
+                            ringcache-loadgen, per scenario (-ops, -cpu)
 Charts are written to OUT_DIR as <summary name>-<chart>.svg.
 """
 import json
@@ -26,8 +33,8 @@ import sys
 from html import escape
 
 COLOURS = ["#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#76b7b2", "#b07aa1"]
-W, H = 760, 380
-ML, MR, MT, MB = 70, 160, 40, 90
+W, H = 800, 380
+ML, MR, MT, MB = 70, 185, 40, 90
 
 
 def svg(title, body, ylabel, xlabel=""):
@@ -72,7 +79,7 @@ def legend(names):
     return "\n".join(out) + "\n"
 
 
-def bars(title, ylabel, groups, servers, value, fmt="{:g}"):
+def bars(title, ylabel, groups, servers, value, fmt="{:g}", xlabel=""):
     """groups: list of names; value(group, server) -> (median, min, max) or None."""
     vals = [value(g, s) for g in groups for s in servers]
     top = nice_max(max([v[2] for v in vals if v] or [1]))
@@ -92,24 +99,34 @@ def bars(title, ylabel, groups, servers, value, fmt="{:g}"):
             body += f'<rect x="{x:.1f}" y="{y:.1f}" width="{bw - 2:.1f}" height="{med * scale:.1f}" fill="{COLOURS[si % len(COLOURS)]}"><title>{escape(s)} {fmt.format(med)} [{fmt.format(lo)}-{fmt.format(hi)}]</title></rect>\n'
             cx = x + (bw - 2) / 2
             body += f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{H - MB - lo * scale:.1f}" y2="{H - MB - hi * scale:.1f}" stroke="black"/>\n'
-        lx = x0 + gw * 0.4
-        body += f'<text transform="translate({lx:.1f},{H - MB + 14}) rotate(30)" font-size="11">{escape(g)}</text>\n'
-    return svg(title, body + legend(servers), ylabel)
+        # Label at most ~16 groups, so that the labels do not run into each other.
+        if gi % max(1, math.ceil(len(groups) / 16)) == 0:
+            lx = x0 + gw * 0.4
+            body += f'<text transform="translate({lx:.1f},{H - MB + 14}) rotate(30)" font-size="11">{escape(g)}</text>\n'
+    return svg(title, body + legend(servers), ylabel, xlabel)
 
 
-def lines(title, ylabel, xlabel, series, xs_log=False, y_fmt="{:g}", x_ticks=None, ymin=None, ymax=None, ys_log=False):
-    """series: {name: [(x, y), ...]}; ys_log puts y on a log scale."""
+def lines(title, ylabel, xlabel, series, xs_log=False, y_fmt="{:g}", x_ticks=None, ymin=None, ymax=None, ys_log=False,
+          whiskers=None, ref=None):
+    """series: {name: [(x, y), ...]}; ys_log puts y on a log scale.
+    whiskers: {name: [(x, lo, hi), ...]} drawn as min-max bars; ref: a dashed
+    horizontal line at that y (e.g. 1.0 on a ratio chart)."""
     pts = [p for s in series.values() for p in s]
     if not pts:
         return None
+    whiskers = whiskers or {}
+    # The y range covers the whiskers and the reference line as well.
+    ypts = [p[1] for p in pts] + [v for w in whiskers.values() for (_, lo, hi) in w for v in (lo, hi)]
+    if ref is not None:
+        ypts.append(ref)
     tx = (lambda x: math.log10(x)) if xs_log else (lambda x: x)
     xmin, xmax = min(tx(p[0]) for p in pts), max(tx(p[0]) for p in pts)
     if xmax == xmin:
         xmax = xmin + 1
     sx = lambda x: ML + (tx(x) - xmin) / (xmax - xmin) * (W - ML - MR)
     if ys_log:
-        lo = math.floor(math.log10(max(min(p[1] for p in pts), 1e-3)))
-        hi = math.ceil(math.log10(max(max(p[1] for p in pts), 1e-3)))
+        lo = math.floor(math.log10(max(min(ypts), 1e-3)))
+        hi = math.ceil(math.log10(max(max(ypts), 1e-3)))
         hi = max(hi, lo + 1)
         sy = lambda y: H - MB - (math.log10(max(y, 1e-3)) - lo) / (hi - lo) * (H - MT - MB)
         body = ""
@@ -119,15 +136,22 @@ def lines(title, ylabel, xlabel, series, xs_log=False, y_fmt="{:g}", x_ticks=Non
             body += f'<text x="{ML - 6}" y="{y + 4}" text-anchor="end">{10 ** d:g}</text>\n'
     else:
         lo = ymin if ymin is not None else 0.0
-        hi = ymax if ymax is not None else nice_max(max(p[1] for p in pts))
+        hi = ymax if ymax is not None else nice_max(max(ypts))
         body = y_axis(hi, y_fmt, lo)
         sy = lambda y: H - MB - (y - lo) / (hi - lo) * (H - MT - MB)
     for label, x in (x_ticks or [(f"{p:g}", p) for p in sorted({p[0] for p in pts})]):
         body += f'<text x="{sx(x):.1f}" y="{H - MB + 16}" text-anchor="middle">{escape(label)}</text>\n'
+    if ref is not None:
+        body += f'<line x1="{ML}" x2="{W - MR}" y1="{sy(ref):.1f}" y2="{sy(ref):.1f}" stroke="#555" stroke-dasharray="4,3"/>\n'
     for i, (name, s) in enumerate(series.items()):
         s = sorted(s)
         d = " ".join(f"{'M' if j == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for j, (x, y) in enumerate(s))
         c = COLOURS[i % len(COLOURS)]
+        # Whiskers, nudged sideways per series so that they do not overlap.
+        dx = (i - (len(series) - 1) / 2) * 4
+        for x, wlo, whi in whiskers.get(name, []):
+            body += (f'<line x1="{sx(x) + dx:.1f}" x2="{sx(x) + dx:.1f}" y1="{sy(wlo):.1f}" y2="{sy(whi):.1f}" '
+                     f'stroke="{c}" stroke-width="1.5"><title>{escape(name)} {x:g}: {wlo:g}-{whi:g}</title></line>\n')
         body += f'<path d="{d}" fill="none" stroke="{c}" stroke-width="2"/>\n'
         for x, y in s:
             body += f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{c}"><title>{escape(name)} {x:g}: {y:g}</title></circle>\n'
@@ -201,7 +225,9 @@ def plot_hit_ratio(path, data, out):
                 by_trace.setdefault(trace, {}).setdefault(s, []).append((float(mb), e["hit_ratio"]["median"]))
     written = []
     for trace, series in by_trace.items():
-        doc = lines(f"Hit ratio vs cache size, {trace} trace", "hit ratio", "-m (MB)", series, ymin=0.0, ymax=1.0)
+        sizes = sorted({x for pts in series.values() for x, _ in pts})
+        doc = lines(f"Hit ratio vs cache size, {trace} trace", "hit ratio", "-m (MB, log scale)", series,
+                    xs_log=True, x_ticks=[(f"{m:g}", m) for m in sizes], ymin=0.0, ymax=1.0)
         if doc:
             f = os.path.join(out, f"{base(path)}-{trace}.svg")
             with open(f, "w") as fh:
@@ -282,6 +308,109 @@ def plot_scaleout(path, data, out):
     return [f]
 
 
+def plot_conns(path, data, out):
+    """throughput_vs_conns: ops/s, server CPU per op and the ratios against
+    the number of connections (log scale), medians with min-max whiskers."""
+    sc = data["scenarios"]
+    baseline = data.get("baseline", "memcached")
+    servers = servers_of(sc, baseline)
+    conns = {name: int(name.lstrip("c")) for name in sc}
+    ticks = [(str(c), c) for c in sorted(conns.values())]
+    written = []
+
+    def curve(key):
+        series, whisk = {}, {}
+        for s in servers:
+            for name, c in conns.items():
+                m = sc[name].get(s, {}).get(key)
+                if m:
+                    series.setdefault(s, []).append((c, m["median"]))
+                    whisk.setdefault(s, []).append((c, m["min"], m["max"]))
+        return series, whisk
+
+    for key, title, ylabel, suffix in (
+        ("ops_per_sec", "Throughput vs connections (depth 1, median, min-max)", "ops/s", "ops"),
+        ("server_cpu_us_per_op", "Server CPU per op vs connections (median, min-max)", "server CPU µs/op", "cpu"),
+    ):
+        series, whisk = curve(key)
+        doc = lines(title, ylabel, "connections", series, xs_log=True, x_ticks=ticks, whiskers=whisk)
+        if doc:
+            f = os.path.join(out, f"{base(path)}-{suffix}.svg")
+            with open(f, "w") as fh:
+                fh.write(doc)
+            written.append(f)
+    series, whisk = {}, {}
+    for s in servers:
+        if s == baseline:
+            continue
+        for key, label in (("ops_per_sec", "ops/s"), ("server_cpu_us_per_op", "server CPU/op")):
+            name = label if len(servers) == 2 else f"{s}: {label}"
+            for conn_name, c in conns.items():
+                r = sc[conn_name].get(s, {}).get("ratio_vs_" + baseline, {}).get(key)
+                if r:
+                    series.setdefault(name, []).append((c, r["of_medians"]))
+                    if r.get("paired_min") is not None:
+                        whisk.setdefault(name, []).append((c, r["paired_min"], r["paired_max"]))
+    others = [s for s in servers if s != baseline]
+    doc = lines(f"{', '.join(others)} / {baseline} per connection count (ratio of medians, paired min-max)",
+                "ratio", "connections", series,
+                xs_log=True, x_ticks=ticks, whiskers=whisk, ref=1.0, y_fmt="{:.2f}")
+    if doc:
+        f = os.path.join(out, f"{base(path)}-ratio.svg")
+        with open(f, "w") as fh:
+            fh.write(doc)
+        written.append(f)
+    return written
+
+
+def plot_ring_balance(path, data, out, width=0.02):
+    """ring_balance: per node count, a histogram of keys per node relative to
+    the mean (bins of `width`, centred on 1.0), one bar per scheme in a bin."""
+    by_nodes = {}
+    for r in data["rings"]:
+        by_nodes.setdefault(r["nodes"], []).append(r)
+    written = []
+    for n, rings in sorted(by_nodes.items()):
+        vals = [v for r in rings for v in r["relative"]]
+        lo = math.floor((min(vals) - 1 + width / 2) / width)
+        hi = math.floor((max(vals) - 1 + width / 2) / width)
+        bins = list(range(lo, hi + 1))
+        names = [f"{r['scheme']}, {r['points'] // max(r['nodes'], 1)} pts/node" for r in rings]
+        counts = {}
+        for name, r in zip(names, rings):
+            c = {b: 0 for b in bins}
+            for v in r["relative"]:
+                c[math.floor((v - 1 + width / 2) / width)] += 1
+            counts[name] = c
+        groups = [f"{1 + b * width:.2f}" for b in bins]
+        label = dict(zip(groups, bins))
+        doc = bars(f"Keys per node relative to the mean, {n} nodes ({rings[0]['keys']:,} keys)", "nodes",
+                   groups, names, lambda g, s: (lambda v: (v, v, v) if v else None)(counts[s][label[g]]), "{:.0f}",
+                   xlabel="keys on the node / mean keys per node (bin centre)")
+        f = os.path.join(out, f"{base(path)}-n{n}.svg")
+        with open(f, "w") as fh:
+            fh.write(doc)
+        written.append(f)
+    return written
+
+
+def plot_crosscheck(path, data, out):
+    """crosscheck_memaslap: ops/s (as the server counted them) and server CPU
+    per op per scenario, memaslap beside ringcache-loadgen."""
+    sc = data["scenarios"]
+    servers = servers_of(sc, data.get("baseline", "memaslap"))
+    written = []
+    for key, title, ylabel, suffix, fmt in (
+        ("ops_per_sec", "Same memcached: memaslap vs ringcache-loadgen (median, min-max)", "ops/s (server's count)", "ops", "{:.0f}"),
+        ("server_cpu_us_per_op", "Same memcached: server CPU per op by tool", "server CPU µs/op", "cpu", "{:.2f}"),
+    ):
+        f = os.path.join(out, f"{base(path)}-{suffix}.svg")
+        with open(f, "w") as fh:
+            fh.write(bars(title, ylabel, list(sc), servers, lambda g, s: med3(sc[g].get(s, {}), key), fmt))
+        written.append(f)
+    return written
+
+
 def base(path):
     return os.path.basename(path)[:-5]
 
@@ -304,6 +433,12 @@ def main():
             written = plot_memory(path, data, out)
         elif name.startswith("scaleout"):
             written = plot_scaleout(path, data, out)
+        elif name.startswith("throughput_vs_conns"):
+            written = plot_conns(path, data, out)
+        elif name.startswith("ring_balance"):
+            written = plot_ring_balance(path, data, out)
+        elif name.startswith("crosscheck_memaslap"):
+            written = plot_crosscheck(path, data, out)
         else:
             print(f"skipping {path}: unknown kind", file=sys.stderr)
             continue

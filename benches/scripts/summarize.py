@@ -30,6 +30,13 @@ METRICS = [
     ("errors", ("errors",), "errors", "{:.0f}"),
     ("loadgen_cpu_utilisation", ("loadgen_cpu_utilisation",), "lg util", "{:.2f}"),
     ("server_cpu_utilisation", ("server", "cpu_utilisation"), "srv util", "{:.2f}"),
+    # crosscheck_memaslap.sh: the tool's CPU per wall second, and its own ops/s.
+    ("client_cpu_utilisation", ("client_cpu_utilisation",), "client util", "{:.2f}"),
+    ("tool_ops_per_sec", ("tool_ops_per_sec",), "own ops/s", "{:.0f}"),
+    ("server_sys_us_per_op", ("server", "sys_us_per_op"), "srv sys us/op", "{:.2f}"),
+    ("server_sleeps_per_op", ("server", "sleeps_per_op"), "srv sleeps/op", "{:.3f}"),
+    ("client_sleeps_per_op", ("client_sleeps_per_op",), "client sleeps/op", "{:.3f}"),
+    ("tcp_segments_per_op", ("tcp_segments_per_op",), "tcp segs/op", "{:.3f}"),
     ("curr_items", ("server_stats", "curr_items"), "items", "{:.0f}"),
     ("evictions", ("server_stats", "evictions"), "evictions", "{:.0f}"),
 ]

@@ -10,11 +10,14 @@
 //! - [`text`]: a small, self-contained client side of memcached's text protocol;
 //! - [`procfs`]: a process's CPU time and RSS from `/proc`;
 //! - [`timeline`]: a run's figures per interval of time (`--timeline-ms`);
-//! - `src/bin/loadgen.rs`: the `ringcache-loadgen` binary built from these.
+//! - [`balance`]: keys per node relative to the mean for a ring;
+//! - `src/bin/loadgen.rs`: the `ringcache-loadgen` binary built from these;
+//! - `src/bin/ring_balance.rs`: `ringcache-ring-balance`, [`balance`] as JSON.
 //!
 //! The side-by-side scripts that drive the load generator against memcached
 //! and a ringcache node are in `benches/scripts/`.
 
+pub mod balance;
 pub mod procfs;
 pub mod rng;
 pub mod text;
