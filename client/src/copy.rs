@@ -122,6 +122,21 @@ pub(crate) async fn write(
     key: &Bytes,
     item: &Source,
 ) -> Result<Outcome, Error> {
+    put(source, target, key, item, SetMode::Add).await
+}
+
+/// [`write`] in `mode`: [`SetMode::Add`] for a copy,
+/// [`SetMode::Replace`] to bring a secondary replica up to its primary's
+/// item (`dispatch.rs`), with the same check and undo, so that a delete
+/// racing with the sync is not undone on the secondary. `NS` (the add
+/// found an item, the replace found none) leaves the target as it was.
+pub(crate) async fn put(
+    source: &NodeHandle,
+    target: &NodeHandle,
+    key: &Bytes,
+    item: &Source,
+    mode: SetMode,
+) -> Result<Outcome, Error> {
     let ttl = match item.ttl {
         -1 => 0,
         t if t <= 1 => return Ok(Outcome::Expiring),
@@ -136,7 +151,7 @@ pub(crate) async fn write(
             base64,
             client_flags: item.flags,
             ttl: Some(ttl),
-            mode: SetMode::Add,
+            mode,
             ..MetaSetFlags::default()
         },
     });

@@ -7,7 +7,7 @@
 //! | plain read | `get` of one key | the replica set (hot keys: starting at a rotating replica), then the previous owners while warming, until a hit; the hit is returned at once and copied in the background to the nodes that missed |
 //! | exact read | `gets`, `gat`, `gats`, `mg` | the first replica that answers; on a miss, the item is copied to it from a node further down that holds it, and the request run again, so the CAS, TTL and flags returned are the answering node's own |
 //! | overwrite | `set`, `ms` (set mode, no `C`/`I`) | every replica, in parallel |
-//! | delete | `delete`, `md` (no `C`/`I`) | previous owners first, then the replicas from last to first (`copy.rs` says why) |
+//! | delete | `delete`, `md` (no `C`/`I`) | previous owners first, then the replicas from last to first: every copy's source before its target (`copy.rs` says why) |
 //! | create | `add`, `ms ME`, `ma N`, `mg N` | like modify, after copying the key to the first replica from a node further down, if any holds it (an add must see the item it would duplicate) |
 //! | modify | every other write (`cas`, `append`, `incr`, `touch`, `ms` with `C`...) | the first replica that answers; when it lacks the key and a node further down holds it, copy and run again; after a change, the other replicas are set to the first one's item (value, flags, TTL) or deleted with it |
 //! | primary | `me` | the first replica |
@@ -25,11 +25,10 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use ringcache_protocol::{
-    Get, MetaDelete, MetaDeleteFlags, MetaReply, MetaSet, MetaSetFlags, MetaStatus, Request,
-    Response, SetMode,
+    Get, MetaDelete, MetaDeleteFlags, MetaReply, MetaStatus, Request, Response, SetMode,
 };
 
-use crate::copy::{self, Outcome, Source};
+use crate::copy::{self, Outcome};
 use crate::error::Error;
 use crate::key::is_text_key;
 use crate::metrics::REPLICA_FALLTHROUGH_TOTAL;
@@ -438,42 +437,51 @@ async fn holds(node: &NodeHandle, key: &Bytes) -> bool {
     matches!(node.call(request).await, Ok(Response::Meta(r)) if r.status == MetaStatus::Hd)
 }
 
-/// Sets `others` to `primary`'s item (or deletes it from them when the
-/// primary no longer holds it).
+/// Brings `others` to `primary`'s item: **replaces** what a secondary
+/// holds (never creates: a secondary that lacks the key may lack it
+/// because a delete is on its way through the replicas, and a later repair
+/// would copy it back to the primary), or deletes it from them when the
+/// primary no longer holds it, or holds it for a second or less. The
+/// replace is checked against the primary afterwards and undone if a
+/// delete or write raced with it (`copy::put`).
 async fn sync(primary: &NodeHandle, others: &[&NodeHandle], key: &Bytes) {
-    let base64 = !is_text_key(key);
-    let request = match copy::read(primary, key).await {
-        Ok(Some(Source {
-            value, flags, ttl, ..
-        })) => Request::MetaSet(MetaSet {
-            key: key.clone(),
-            value,
-            flags: MetaSetFlags {
-                order: b"FT".iter().collect(),
-                base64,
-                client_flags: flags,
-                ttl: Some(ttl.max(0)),
-                ..MetaSetFlags::default()
-            },
-        }),
-        Ok(None) => Request::MetaDelete(MetaDelete {
-            key: key.clone(),
-            flags: MetaDeleteFlags {
-                base64,
-                ..MetaDeleteFlags::default()
-            },
-        }),
+    let item = match copy::read(primary, key).await {
+        Ok(item) => item,
         Err(e) => {
             tracing::debug!(node = primary.name(), error = %e, "replica sync: primary unreadable");
             return;
         }
     };
-    let calls = others.iter().map(|o| o.call(request.clone())).collect();
-    for (o, result) in others.iter().zip(join_all(calls).await) {
+    let syncs = others
+        .iter()
+        .map(|o| async {
+            let outcome = match &item {
+                Some(item) => copy::put(primary, o, key, item, SetMode::Replace).await,
+                None => Ok(Outcome::SourceMiss),
+            };
+            match outcome {
+                Ok(Outcome::SourceMiss | Outcome::Expiring) => o.call(plain_delete(key)).await,
+                Ok(_) => Ok(Response::Stored),
+                Err(e) => Err(e),
+            }
+        })
+        .collect();
+    for (o, result) in others.iter().zip(join_all(syncs).await) {
         if let Err(e) = result {
             tracing::debug!(node = o.name(), error = %e, "replica sync failed");
         }
     }
+}
+
+/// `md <key>` (base64 for a binary key).
+fn plain_delete(key: &Bytes) -> Request {
+    Request::MetaDelete(MetaDelete {
+        key: key.clone(),
+        flags: MetaDeleteFlags {
+            base64: !is_text_key(key),
+            ..MetaDeleteFlags::default()
+        },
+    })
 }
 
 /// `set`/`ms`: every replica in parallel. The first replica's success,
@@ -495,8 +503,13 @@ async fn overwrite(p: &Placement, request: Request) -> Result<Response, Error> {
     first.unwrap_or_else(|| Err(p.unavailable()))
 }
 
-/// `delete`/`md`: previous owners first, then replicas last to first, one
-/// after the other (a copy's source is always deleted before its target).
+/// `delete`/`md`, one node after the other, so that every copy's source
+/// is deleted before its target (`copy.rs` says why that order makes a
+/// racing copy harmless): previous owners first (warm-up copies go from
+/// them to the replicas), then the replicas last to first (repairs go from
+/// a later replica to an earlier one). Syncs from the primary only replace
+/// what a secondary holds (`sync`), so they cannot bring a deleted key
+/// back to a secondary that a later repair would copy from.
 /// The primary's reply, unless it found nothing and another node deleted.
 async fn delete(p: &Placement, request: Request) -> Result<Response, Error> {
     if p.current_len() == 1 && p.previous().next().is_none() {
@@ -540,6 +553,8 @@ pub(crate) fn with_keys(request: &Request, keys: Vec<Bytes>) -> Request {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use ringcache_protocol::{MetaSet, MetaSetFlags};
 
     use super::*;
 

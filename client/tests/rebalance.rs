@@ -492,3 +492,39 @@ async fn a_binary_key_is_copied_in_base64() {
         keys.len()
     );
 }
+
+/// With two replicas, increments (synced to the secondary after the
+/// primary changes) race with deletes of the same keys: an increment never
+/// creates a key, so once both are done no key is anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_sync_racing_a_delete_never_resurrects_it() {
+    let nodes = [Memcached::start().await, Memcached::start().await];
+    let names: Vec<String> = nodes.iter().map(Memcached::name).collect();
+    let client = builder(&names).replicas(2).build().await.unwrap();
+    let all = keys(300);
+    for k in &all {
+        client.set(k, "1", TTL).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for k in all.clone() {
+        let (incr, del) = (client.clone(), client.clone());
+        let key = k.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..3 {
+                let _ = incr.incr(&key, 1).await.unwrap();
+            }
+        }));
+        tasks.push(tokio::spawn(async move {
+            del.delete(&k).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    client.wait_for_copies().await;
+    let (d0, d1) = (direct(&names[0]).await, direct(&names[1]).await);
+    for k in &all {
+        assert!(d0.get(k).await.unwrap().is_none(), "{k} on {}", names[0]);
+        assert!(d1.get(k).await.unwrap().is_none(), "{k} on {}", names[1]);
+    }
+}
