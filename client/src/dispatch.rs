@@ -287,6 +287,11 @@ impl Client {
                     if i >= order.previous_from {
                         self.note_warm_read(p, true);
                     }
+                    // Only to nodes ranked before the source (a hot read
+                    // may have started further down the ring): deletes
+                    // reach a copy's source first.
+                    let source = p.rank(h);
+                    missed.retain(|m| p.rank(m) < source);
                     if !missed.is_empty() {
                         self.copy_behind(i >= order.previous_from, h, missed, key);
                     }
@@ -320,12 +325,16 @@ impl Client {
             .spawn_copy(reason, source.clone(), missed, key.clone());
     }
 
-    /// Finds a node of `p` other than `target` that holds `key` (in read
-    /// order) and copies the item to `target`. Whether `target` holds it
-    /// now.
+    /// Finds a node of `p` after `target` in read order that holds `key`
+    /// and copies the item to `target`. Whether `target` holds it now.
+    /// Only later nodes: deletes reach them first, which is what makes a
+    /// copy racing a delete harmless (`copy.rs`).
     pub(crate) async fn fill(&self, p: &Placement, target: &NodeHandle, key: &Bytes) -> bool {
         let order = ReadOrder::new(p, 0);
-        let sources = order.iter().filter(|(_, h)| h.name() != target.name());
+        let sources = order
+            .iter()
+            .skip_while(|(_, h)| h.name() != target.name())
+            .skip(1);
         for (i, source) in sources {
             let warm = i >= order.previous_from;
             match copy::read(source, key).await {

@@ -89,6 +89,15 @@ impl Placement {
         self.nodes[..self.len].iter().flatten()
     }
 
+    /// Where `h` stands in the order deletes run backwards: the replica
+    /// set in ring order, then the previous owners (`usize::MAX` if absent).
+    /// A copy may only go to a node of lower rank than its source.
+    pub(crate) fn rank(&self, h: &NodeHandle) -> usize {
+        self.all()
+            .position(|x| Arc::ptr_eq(&x.inner, &h.inner))
+            .unwrap_or(usize::MAX)
+    }
+
     /// Whether reads may still warm from the previous owners.
     pub(crate) fn warming(&self) -> bool {
         self.current < self.len && self.warmup.as_ref().is_some_and(|w| w.warming())
