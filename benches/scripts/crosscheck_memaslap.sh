@@ -43,8 +43,14 @@
 # adds new keys every run) on core 0, the tools on core 1. REPS runs of each
 # tool per scenario, interleaved (memaslap first in odd repetitions).
 #
+# SPIN=1 (the default) keeps the tools' core from going idle with a
+# SCHED_IDLE busy loop (`chrt --idle 0`), which yields to the tool whenever
+# it is runnable. Whenever a tool waits for a reply its core would otherwise
+# halt, and on a VM waking a halted vCPU is slow and erratic; the spinner
+# takes that out of both tools' figures and narrows the spread.
+#
 # Usage:  benches/scripts/crosscheck_memaslap.sh
-# Env:    DURATION=3 REPS=5 CONNS=50 SCENARIOS="get_512k mix_51k mix_legacy"
+# Env:    DURATION=3 REPS=5 CONNS=50 SCENARIOS="get_512k mix_51k mix_legacy" SPIN=1
 #         plus those of lib.sh (LOADGEN, SERVER_CPUS, LOADGEN_CPUS, ...).
 # Output: benches/results/crosscheck_memaslap-<UTC time>.json (summary; ratio
 #         is loadgen / memaslap) and benches/results/runs/crosscheck_memaslap-<time>/.
@@ -56,6 +62,7 @@ DURATION="${DURATION:-3}"
 REPS="${REPS:-5}"
 CONNS="${CONNS:-50}"
 SCENARIOS="${SCENARIOS:-get_512k mix_51k mix_legacy}"
+SPIN="${SPIN:-1}"
 MEMASLAP="${MEMASLAP:-$(command -v memcaslap || command -v memaslap || true)}"
 [ -n "$MEMASLAP" ] || die "memaslap not found (apt-get install libmemcached-tools)"
 
@@ -65,7 +72,11 @@ ensure_loadgen
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 RUN_DIR="$RESULTS_DIR/runs/crosscheck_memaslap-$STAMP"
 mkdir -p "$RUN_DIR"
-REPO_DIR="$REPO_DIR" machine_json > "$RUN_DIR/machine.json"
+REPO_DIR="$REPO_DIR" machine_json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+m["spin"] = sys.argv[1] == "1"
+print(json.dumps(m))' "$SPIN" > "$RUN_DIR/machine.json"
 log "results in $RUN_DIR"
 
 # memaslap's configuration: key and value sizes, then cmd 0 (set) and 1 (get).
@@ -144,6 +155,14 @@ run_loadgen() { # SCENARIO REP
         --mix "$mix" --keys "$keys" --key-size 20 --value-size 100 -t $((DURATION + 2)) --seed "$2" -q --json
 }
 
+if [ "$SPIN" = 1 ]; then
+    command -v chrt >/dev/null || die "SPIN=1 needs chrt (util-linux)"
+    # Killed on exit with the servers (lib.sh's trap).
+    chrt --idle 0 "${PIN[@]}" sh -c 'while :; do :; done' &
+    SERVER_PIDS+=("$!")
+    log "spinner (SCHED_IDLE) on the tools' core: pid $!"
+fi
+
 for scenario in $SCENARIOS; do
     for rep in $(seq 1 "$REPS"); do
         if [ $((rep % 2)) = 1 ]; then order="memaslap loadgen"; else order="loadgen memaslap"; fi
@@ -152,5 +171,5 @@ for scenario in $SCENARIOS; do
 done
 stop_server "$pid"
 
-SUMMARY_KEYS="ops_per_sec,server_cpu_us_per_op,server_sys_us_per_op,server_sleeps_per_op,server_cpu_utilisation,client_cpu_utilisation,client_sleeps_per_op,tcp_segments_per_op,tool_ops_per_sec" \
+SUMMARY_KEYS="ops_per_sec,server_cpu_us_per_op,server_sys_us_per_op,server_sleeps_per_op,server_cpu_utilisation,client_cpu_utilisation,client_sleeps_per_op,tcp_segments_per_op,server_reads_per_op,client_reads_per_op,tool_ops_per_sec" \
     python3 "$SCRIPTS_DIR/summarize.py" "$RUN_DIR" memaslap "$RESULTS_DIR/crosscheck_memaslap-$STAMP.json"

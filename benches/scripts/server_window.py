@@ -20,7 +20,10 @@ first), and closes D seconds later. Over the window it reports:
   server.sys_us_per_op  the kernel's part of it (rusage_system)
   server.sleeps_per_op  voluntary context switches of the server's threads per op
                         (how often it found nothing to do and slept)
+  server.reads_per_op   read calls of the server per op (/proc/PID/io syscr): 1 when
+                        every read finds a request, more when reads find nothing
   client_cpu_utilisation  the tool's utime+stime (/proc) per wall second
+  client_reads_per_op   the same for the tool
   client_sleeps_per_op  the same for the tool's threads
   tcp_segments_per_op   TCP segments sent machine-wide (/proc/net/snmp OutSegs) per
                         op: 2 is a request and a reply with the ACKs riding on them
@@ -72,6 +75,19 @@ def switches(pid):
     return total
 
 
+def read_calls(pid):
+    """read(2)-family calls the process has made (/proc/PID/io syscr), those
+    that found nothing (EAGAIN) included."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("syscr:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def tcp_out_segs():
     """Segments sent by every TCP socket on the machine (/proc/net/snmp)."""
     try:
@@ -103,6 +119,8 @@ def snapshot(sock, server_pid, client_pid, hz):
         "server_sleeps": switches(server_pid),
         "client_sleeps": switches(client_pid),
         "segs": tcp_out_segs(),
+        "server_reads": read_calls(server_pid),
+        "client_reads": read_calls(client_pid),
         "items": int(s["curr_items"]),
         "client_secs": ticks / hz if ticks is not None else None,
     }
@@ -179,6 +197,7 @@ def main():
         client_cpu_utilisation=client,
         client_sleeps_per_op=per_op("client_sleeps"),
         tcp_segments_per_op=per_op("segs"),
+        client_reads_per_op=per_op("client_reads"),
         server={
             "pid": a.server_pid,
             "cpu_secs": cpu,
@@ -186,6 +205,7 @@ def main():
             "cpu_utilisation": cpu / secs,
             "sys_us_per_op": (end["sys"] - start["sys"]) * 1e6 / ops if ops else None,
             "sleeps_per_op": per_op("server_sleeps"),
+            "reads_per_op": per_op("server_reads"),
         },
     )
     json.dump(report, open(a.out, "w"), indent=1)

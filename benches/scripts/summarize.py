@@ -37,6 +37,8 @@ METRICS = [
     ("server_sleeps_per_op", ("server", "sleeps_per_op"), "srv sleeps/op", "{:.3f}"),
     ("client_sleeps_per_op", ("client_sleeps_per_op",), "client sleeps/op", "{:.3f}"),
     ("tcp_segments_per_op", ("tcp_segments_per_op",), "tcp segs/op", "{:.3f}"),
+    ("server_reads_per_op", ("server", "reads_per_op"), "srv reads/op", "{:.3f}"),
+    ("client_reads_per_op", ("client_reads_per_op",), "client reads/op", "{:.3f}"),
     ("curr_items", ("server_stats", "curr_items"), "items", "{:.0f}"),
     ("evictions", ("server_stats", "evictions"), "evictions", "{:.0f}"),
 ]
