@@ -11,8 +11,9 @@
 #         (DURATION, REPS, RINGCACHE_BIN, LOADGEN, SERVER_CPUS, ...). REPS
 #         applies to every measured script except hit_ratio.sh (HIT_REPS:
 #         its trace is deterministic).
-# Takes about 20 minutes with DURATION=3 REPS=3 on a 2-core machine (the
-# documented command in benches/RESULTS.md).
+# Took 13 minutes with DURATION=3 REPS=3 on a 2-core machine (the documented
+# command in benches/RESULTS.md); the scripts' own defaults (5 s, 3-5 reps)
+# take about 20.
 
 source "$(dirname "$0")/lib.sh"
 ensure_loadgen

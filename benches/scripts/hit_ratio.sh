@@ -27,8 +27,8 @@
 #         plus those of lib.sh (RINGCACHE_BIN, LOADGEN, SERVER_CPUS, ...).
 #         If the node has no --eviction flag, its default policy is measured.
 # Output: benches/results/hit_ratio-<UTC time>.json
-# Takes about (1 + |POLICIES|) x (|MB| + |SCAN_MB|) x HIT_REPS x 20 s on a
-# quiet 2-core box (6 minutes with the defaults).
+# Takes about (1 + |POLICIES|) x (|MB| + |SCAN_MB|) x HIT_REPS x 10 s on a
+# 2-core box (2.5 minutes with the defaults on 2026-11-25).
 
 source "$(dirname "$0")/lib.sh"
 
