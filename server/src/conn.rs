@@ -7,6 +7,7 @@
 //!                     │ at most MAX_BATCH per round
 //!                     ▼
 //!                exec.execute(request).await ──▶ Response
+//!                (a window of up to Execute::WINDOW requests side by side)
 //!                     │ unless request.suppresses(&response)
 //!                     ▼
 //!                   wbuf (BytesMut) ──one write per batch──▶ socket
@@ -15,6 +16,10 @@
 //! - The read buffer holds at most one frame (the decoder refuses over-long
 //!   lines and discards oversized data blocks without buffering them), so a
 //!   client cannot make the node buffer without bound.
+//! - Requests run one at a time for a node (`Execute::WINDOW` = 1). For
+//!   the proxy, a window of pipelined requests that name distinct keys runs
+//!   side by side (each waits on a backend); replies are still encoded in
+//!   request order.
 //! - Replies are encoded into one write buffer and written once per batch.
 //!   A batch ends when no complete frame is left, after [`MAX_BATCH`]
 //!   requests (then the task yields, so one pipelining client cannot starve
@@ -36,12 +41,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures_util::future::join_all;
 use ringcache_protocol::{
     encode_response, Command, Reason, Request, RequestDecoder, Response, Value,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+use twox_hash::XxHash3_64;
 
 use crate::auth;
 use crate::exec::Execute;
@@ -109,6 +116,12 @@ pub(crate) async fn run<E: Execute, S: Stream>(
     let stats = &config.conn_stats;
     let mut authenticated = config.auth.is_none();
     let mut gate = auth::Gate::default();
+    // The current window, its replies and its keys' hashes (reused), and a
+    // request decoded but left for the next window.
+    let mut window: Vec<Request> = Vec::with_capacity(E::WINDOW.min(MAX_BATCH));
+    let mut responses: Vec<Response> = Vec::with_capacity(E::WINDOW.min(MAX_BATCH));
+    let mut window_keys: Vec<u64> = Vec::new();
+    let mut carry: Option<Request> = None;
     loop {
         // Execute every complete frame, up to MAX_BATCH or WRITE_BOUNDARY.
         let mut executed = 0;
@@ -118,7 +131,7 @@ pub(crate) async fn run<E: Execute, S: Stream>(
         // `culls_pending_replies`).
         let mut sent_mark = 0;
         activity.busy.store(true, Ordering::Relaxed);
-        while executed < MAX_BATCH && wbuf.len() < WRITE_BOUNDARY {
+        'batch: while executed < MAX_BATCH && wbuf.len() < WRITE_BOUNDARY {
             if let (false, Some(file)) = (authenticated, &config.auth) {
                 match gate.step(&mut rbuf, file, max_frame) {
                     None => {
@@ -140,42 +153,73 @@ pub(crate) async fn run<E: Execute, S: Stream>(
                     }
                 }
             }
-            let request = match decoder.decode(&mut rbuf) {
-                Ok(Some(request)) => request,
-                Ok(None) => {
-                    drained = true;
+            // Gather a window: one request for a node; for the proxy, as
+            // many pipelined requests as run safely side by side.
+            window.clear();
+            window_keys.clear();
+            let room = E::WINDOW.min(MAX_BATCH - executed);
+            while window.len() < room {
+                let request = match carry.take() {
+                    Some(request) => request,
+                    None => match decoder.decode(&mut rbuf) {
+                        Ok(Some(request)) => request,
+                        Ok(None) => {
+                            drained = true;
+                            break;
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "unrecoverable input; closing");
+                            close = true;
+                            break;
+                        }
+                    },
+                };
+                let joined = E::WINDOW > 1 && joins_window(&mut window_keys, &request);
+                if !joined && !window.is_empty() {
+                    carry = Some(request);
                     break;
                 }
-                Err(error) => {
-                    tracing::debug!(%error, "unrecoverable input; closing");
-                    close = true;
+                window.push(request);
+                if !joined {
                     break;
                 }
-            };
-            executed += 1;
-            let closes = request.closes_connection();
-            let is_shutdown = matches!(request, Request::Shutdown(_));
-            let response = exec.execute(&request).await;
-            if culls_pending_replies(&request) {
-                wbuf.truncate(sent_mark);
             }
-            if !request.suppresses(&response) {
-                match &response {
-                    Response::Values(values) if reply_len(values) > WRITE_BOUNDARY => {
-                        write_values(&mut stream, &mut wbuf, values, stats).await?;
+            if window.is_empty() {
+                break;
+            }
+            executed += window.len();
+            responses.clear();
+            if let [request] = window.as_slice() {
+                responses.push(exec.execute(request).await);
+            } else {
+                responses.extend(join_all(window.iter().map(|r| exec.execute(r))).await);
+            }
+            for (request, response) in window.iter().zip(responses.drain(..)) {
+                if culls_pending_replies(request) {
+                    wbuf.truncate(sent_mark);
+                }
+                if !request.suppresses(&response) {
+                    match &response {
+                        Response::Values(values) if reply_len(values) > WRITE_BOUNDARY => {
+                            write_values(&mut stream, &mut wbuf, values, stats).await?;
+                        }
+                        _ => encode_response(&response, &mut wbuf),
                     }
-                    _ => encode_response(&response, &mut wbuf),
+                }
+                if matches!(
+                    request,
+                    Request::Get(_) | Request::Gets(_) | Request::Gat(_) | Request::Gats(_)
+                ) {
+                    // memcached transmits right after a get (conn_mwrite).
+                    sent_mark = wbuf.len();
+                }
+                let is_shutdown = matches!(request, Request::Shutdown(_));
+                if request.closes_connection() || (is_shutdown && response == Response::NoReply) {
+                    close = true;
+                    break 'batch;
                 }
             }
-            if matches!(
-                request,
-                Request::Get(_) | Request::Gets(_) | Request::Gat(_) | Request::Gats(_)
-            ) {
-                // memcached transmits right after a get (conn_mwrite).
-                sent_mark = wbuf.len();
-            }
-            if closes || (is_shutdown && response == Response::NoReply) {
-                close = true;
+            if drained || close {
                 break;
             }
         }
@@ -230,6 +274,34 @@ pub(crate) async fn run<E: Execute, S: Stream>(
             }
         }
     }
+}
+
+/// Keys a window may name in all: past that, a request waits for the next
+/// window (bounds the conflict check below).
+const WINDOW_KEYS: usize = 128;
+
+/// Whether `request` may run side by side with the window whose keys'
+/// hashes are `seen`, adding its own when it may: it names at least one
+/// key, none that the window (or the request itself) already names, and
+/// the window stays within [`WINDOW_KEYS`]. A request that names no key
+/// (admin verbs, `mn`, rejections) always runs alone, so its reply sees
+/// every request before it done. Equal hashes of different keys only end
+/// a window early.
+fn joins_window(seen: &mut Vec<u64>, request: &Request) -> bool {
+    let keys = request.keys();
+    if keys.is_empty() || seen.len() + keys.len() > WINDOW_KEYS {
+        return false;
+    }
+    let before = seen.len();
+    for key in keys {
+        let hash = XxHash3_64::oneshot(key);
+        if seen.contains(&hash) {
+            seen.truncate(before);
+            return false;
+        }
+        seen.push(hash);
+    }
+    true
 }
 
 /// Roughly how many bytes a get reply takes on the wire.

@@ -50,6 +50,15 @@ pub const MEMCACHED_VERSION: &str = "1.6.18";
 /// Runs one request and returns its outcome. Implementations never touch a
 /// socket; the caller decides whether and how the response is written.
 pub trait Execute: Send + Sync + 'static {
+    /// How many requests of one connection may run at once. The connection
+    /// loop runs a *window* of pipelined requests concurrently when this is
+    /// above 1, as long as no two of them name the same key (so a `set`
+    /// then a `get` of one key still reads what it wrote); replies are
+    /// written in request order either way. A node executes in memory and
+    /// keeps 1; the proxy waits on network round trips and forwards a
+    /// whole window at once, as twemproxy and mcrouter do.
+    const WINDOW: usize = 1;
+
     /// Executes `request`. Always returns the full outcome (the caller applies
     /// `noreply`/`q` through [`Request::suppresses`]).
     fn execute<'a>(&'a self, request: &'a Request) -> impl Future<Output = Response> + Send + 'a;

@@ -423,3 +423,110 @@ fn a_hung_backend_stalls_only_the_requests_routed_to_it() {
     drop(h);
     drop(held);
 }
+
+/// A backend that holds every `get` until it has `want` of them unanswered
+/// at once (over all the connections the proxy opened to it), then answers
+/// them all, and every later one at once. Returns its address and a join
+/// handle giving the most `get`s it ever held at once (the test's deadline
+/// passed if that is below `want`).
+fn gathering_backend(want: usize) -> (std::net::SocketAddr, std::thread::JoinHandle<usize>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::{Arc, Condvar, Mutex};
+
+    #[derive(Default)]
+    struct Held {
+        gets: Vec<(std::net::TcpStream, Vec<u8>)>,
+        released: bool,
+    }
+    fn answer(conn: &mut std::net::TcpStream, key: &[u8]) {
+        let mut reply = b"VALUE ".to_vec();
+        reply.extend_from_slice(key);
+        reply.extend_from_slice(b" 0 1\r\nx\r\nEND\r\n");
+        let _ = conn.write_all(&reply);
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = Arc::new((Mutex::new(Held::default()), Condvar::new()));
+    let shared = Arc::clone(&held);
+    std::thread::spawn(move || {
+        while let Ok((conn, _)) = listener.accept() {
+            let held = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                let mut writer = conn.try_clone().unwrap();
+                let mut lines = BufReader::new(conn);
+                let mut line = Vec::new();
+                while lines.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                    let text = line.trim_ascii_end().to_vec();
+                    line.clear();
+                    let Some(key) = text.strip_prefix(b"get ") else {
+                        let _ = writer.write_all(b"ERROR\r\n");
+                        continue;
+                    };
+                    let (state, wake) = &*held;
+                    let mut state = state.lock().unwrap();
+                    if state.released {
+                        answer(&mut writer, key);
+                    } else {
+                        state.gets.push((writer.try_clone().unwrap(), key.to_vec()));
+                        wake.notify_all();
+                    }
+                }
+            });
+        }
+    });
+    let release = std::thread::spawn(move || {
+        let (state, wake) = &*held;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut state = state.lock().unwrap();
+        while state.gets.len() < want {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = wake.wait_timeout(state, left).unwrap().0;
+        }
+        let most = state.gets.len();
+        state.released = true;
+        for (mut conn, key) in std::mem::take(&mut state.gets) {
+            answer(&mut conn, &key);
+        }
+        most
+    });
+    (addr, release)
+}
+
+#[test]
+fn a_pipeline_reaches_the_backend_as_one_window_not_one_request_at_a_time() {
+    // Eight pipelined gets of distinct keys: the backend answers none
+    // until it holds all eight. A proxy that forwarded them one at a time
+    // would leave it holding one, and the client would see misses after
+    // the request timeout.
+    const GETS: usize = 8;
+    let (backend, release) = gathering_backend(GETS);
+    let mut h = Harness::nodes(0);
+    let mut client = ClientConfig::default();
+    client.request_timeout = std::time::Duration::from_secs(10);
+    let mut config = h.proxy_config(client);
+    config.membership = ringcache_client::Membership::Static(vec![ringcache_client::Node::new(
+        backend.to_string(),
+    )]);
+    h.start_proxy(config);
+    let mut s = connect(h.proxy_addr());
+    let mut req = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..GETS {
+        req.extend_from_slice(format!("get w:{i}\r\n").as_bytes());
+        want.extend_from_slice(format!("VALUE w:{i} 0 1\r\nx\r\nEND\r\n").as_bytes());
+    }
+    s.write_all_checked(&req);
+    let got = read_len(&mut s, want.len());
+    assert_eq!(
+        release.join().unwrap(),
+        GETS,
+        "gets held by the backend at once"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+}

@@ -25,7 +25,7 @@ pub use self::rejection::{Reason, Rejection, TooLarge};
 pub use self::store::{Cas, Store};
 pub use self::touch::Touch;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::ProtocolError;
 use crate::limits::Limits;
@@ -284,6 +284,52 @@ impl Request {
             | Request::Admin(_)
             | Request::MetaNoop
             | Request::MetaDebug(_) => false,
+        }
+    }
+
+    /// The keys this request names, as sent (base64 meta keys decoded);
+    /// empty for commands that name none (admin verbs, `mn`, rejections).
+    /// A [`Request::TooLarge`] names its key: the executor may unlink it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use ringcache_protocol::{Get, Request};
+    ///
+    /// let keys = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+    /// assert_eq!(Request::Get(Get { keys: keys.clone() }).keys(), &keys[..]);
+    /// assert!(Request::Version.keys().is_empty());
+    /// ```
+    pub fn keys(&self) -> &[Bytes] {
+        use std::slice::from_ref;
+        match self {
+            Request::Get(g) | Request::Gets(g) => &g.keys,
+            Request::Gat(g) | Request::Gats(g) => &g.keys,
+            Request::Set(s)
+            | Request::Add(s)
+            | Request::Replace(s)
+            | Request::Append(s)
+            | Request::Prepend(s) => from_ref(&s.key),
+            Request::Cas(c) => from_ref(&c.key),
+            Request::Delete(d) => from_ref(&d.key),
+            Request::Incr(a) | Request::Decr(a) => from_ref(&a.key),
+            Request::Touch(t) => from_ref(&t.key),
+            Request::MetaGet(m) => from_ref(&m.key),
+            Request::MetaSet(m) => from_ref(&m.key),
+            Request::MetaDelete(m) => from_ref(&m.key),
+            Request::MetaArithmetic(m) => from_ref(&m.key),
+            Request::MetaDebug(m) => from_ref(&m.key),
+            Request::TooLarge(t) => from_ref(&t.key),
+            Request::FlushAll(_)
+            | Request::Version
+            | Request::Verbosity(_)
+            | Request::Stats(_)
+            | Request::Quit
+            | Request::Shutdown(_)
+            | Request::Admin(_)
+            | Request::MetaNoop
+            | Request::Invalid(_) => &[],
         }
     }
 

@@ -66,11 +66,15 @@
 //!   hottest keys over their replicas and, with `--hot-near-ttl MS`,
 //!   serves them from memory for that long.
 //!
-//! Requests of one connection are executed in order, one at a time (so a
-//! `set` followed by a `get` of the same key in one pipeline reads what it
-//! wrote); different connections run in parallel on the client's pipelined
-//! backend connections, whose writes batch the requests of every client
-//! connection waiting at that moment.
+//! A connection's pipelined requests are forwarded together, a window of
+//! up to 64 at a time (`Execute::WINDOW`), and answered in request order: a
+//! client that pipelines 100 `get`s waits about one backend round trip per
+//! window, not 100. Two requests that name the same key never share a
+//! window, so a `set` followed by a `get` of that key reads what it wrote;
+//! a command that names no key (`flush_all`, `stats`, `mn`...) runs alone,
+//! after everything before it. All connections share the client's
+//! pipelined backend connections, whose writes batch every request waiting
+//! at that moment.
 //!
 //! # Operating it
 //!
@@ -393,6 +397,10 @@ impl Proxy {
 }
 
 impl Execute for Proxy {
+    // Every request waits on a backend round trip: forward a connection's
+    // pipelined requests together (conn.rs keeps same-key requests apart).
+    const WINDOW: usize = 64;
+
     async fn execute(&self, request: &Request) -> Response {
         self.stats().requests.incr();
         let started = std::time::Instant::now();
