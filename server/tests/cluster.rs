@@ -239,16 +239,30 @@ fn cluster_binary_prints_its_endpoints_and_exits_0_on_sigterm() {
     assert_eq!(terminate_and_wait(&mut child), 0);
 }
 
-/// `GET /metrics` over plain HTTP/1.0.
-fn scrape(addr: SocketAddr) -> String {
+/// `GET path` over plain HTTP/1.0: the status line, the `Content-Type`
+/// and the body.
+fn http_get(addr: SocketAddr, path: &str) -> (String, String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(DEADLINE)).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
-    text
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let content_type = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Type: "))
+        .unwrap_or("");
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        content_type.to_owned(),
+        body.to_owned(),
+    )
+}
+
+/// `GET /metrics`: the body.
+fn scrape(addr: SocketAddr) -> String {
+    http_get(addr, "/metrics").2
 }
 
 #[test]
@@ -266,14 +280,26 @@ fn cluster_binary_serves_node_proxy_and_client_metrics() {
         "--metrics",
         &metrics_arg,
     ]);
+    let mut nodes: Vec<String> = Vec::new();
     let proxy: SocketAddr = first(&rx, |line| {
-        line.trim()
-            .strip_prefix("proxy")?
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("node ") {
+            nodes.push(rest.split_whitespace().nth(1)?.to_owned());
+        }
+        line.strip_prefix("proxy")?
             .split_whitespace()
             .next()?
             .parse()
             .ok()
     });
+    // The banner's status URL (printed after the proxy's line).
+    let status_url = first(&rx, |line| {
+        line.trim()
+            .strip_prefix("status")
+            .map(|rest| rest.trim().to_owned())
+    });
+    assert_eq!(status_url, format!("http://{metrics}/status"));
+    assert_eq!(nodes.len(), 2, "both nodes printed");
     let mut s = connect(proxy);
     for i in 0..20 {
         let reply = roundtrip(
@@ -293,6 +319,29 @@ fn cluster_binary_serves_node_proxy_and_client_metrics() {
     ] {
         assert!(text.contains(series), "{series} in\n{text}");
     }
+
+    // The status page, and the JSON it polls: both nodes, up, sharing
+    // the ring (tests/status_page.rs renders it in Chromium, on a proxy).
+    let (status, content_type, page) = http_get(metrics, "/status");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{page}");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(page.contains("<svg id=\"ring\""), "{page}");
+    assert!(page.contains("fetch(\"status.json\""), "{page}");
+    let (status, content_type, json) = http_get(metrics, "/status.json");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{json}");
+    assert_eq!(content_type, "application/json");
+    assert!(json.contains("\"ejected\":0,"), "{json}");
+    let mut total_share = 0.0;
+    for node in &nodes {
+        let at = json
+            .find(&format!("\"name\":\"{node}\""))
+            .unwrap_or_else(|| panic!("{node} in {json}"));
+        let object = json[at..].split('}').next().unwrap();
+        assert!(object.contains("\"state\":\"up\""), "{object}");
+        let share = object.split("\"share\":").nth(1).unwrap();
+        total_share += share.split(',').next().unwrap().parse::<f64>().unwrap();
+    }
+    assert!((total_share - 1.0).abs() < 1e-4, "{json}");
     drop(s);
     assert_eq!(terminate_and_wait(&mut child), 0);
 }
