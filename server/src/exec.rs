@@ -165,7 +165,7 @@ impl Node {
                         key: key.clone(),
                         flags: item.flags,
                         cas: with_cas.then_some(item.cas),
-                        data: item.value.clone(),
+                        data: item.value_bytes(),
                     });
                 }
                 None => stats.get_misses.incr(),
@@ -194,7 +194,7 @@ impl Node {
                         key: key.clone(),
                         flags: item.flags,
                         cas: with_cas.then_some(item.cas),
-                        data: item.value.clone(),
+                        data: item.value_bytes(),
                     });
                 }
                 None => stats.touch_misses.incr(),

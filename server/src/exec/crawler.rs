@@ -275,7 +275,7 @@ impl Node {
         let mut entries = Vec::with_capacity(estimate);
         store
             .scan(now_unix(), |key, item| {
-                let size = ntotal(key.len(), item.flags, item.value.len());
+                let size = ntotal(key.len(), item.flags, item.value().len());
                 let class = slab_class(size);
                 if let Selection::Classes(wanted) = selection {
                     if wanted & 1u64.checked_shl(class).unwrap_or(0) == 0 {

@@ -21,10 +21,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use moka::Expiry;
 
-use super::Item;
+use super::{Item, ItemKey};
 
 /// The largest exptime read as a delta from now: 30 days in seconds.
 pub(crate) const MAX_RELATIVE_EXPTIME: i64 = 60 * 60 * 24 * 30;
@@ -115,10 +114,10 @@ impl ItemExpiry {
     }
 }
 
-impl Expiry<Bytes, Arc<Item>> for ItemExpiry {
+impl Expiry<ItemKey, Arc<Item>> for ItemExpiry {
     fn expire_after_create(
         &self,
-        _key: &Bytes,
+        _key: &ItemKey,
         value: &Arc<Item>,
         _created_at: Instant,
     ) -> Option<Duration> {
@@ -127,7 +126,7 @@ impl Expiry<Bytes, Arc<Item>> for ItemExpiry {
 
     fn expire_after_update(
         &self,
-        _key: &Bytes,
+        _key: &ItemKey,
         value: &Arc<Item>,
         _updated_at: Instant,
         _duration_until_expiry: Option<Duration>,

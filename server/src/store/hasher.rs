@@ -1,57 +1,46 @@
-//! The store's key hasher: xxh3 with a per-process random seed.
+//! moka's hasher for [`ItemKey`](super::ItemKey)s: a pass-through.
 //!
-//! moka defaults to std's SipHash-1-3, which showed up as a third of the
-//! server's CPU on a set-heavy load (a key is hashed several times per
-//! write: the table, the per-key lock, the frequency sketch). xxh3 is
-//! several times faster on short keys. The seed comes from std's
-//! `RandomState` (the OS's randomness), so clients cannot precompute keys
-//! that collide, which a fixed-seed hash would allow.
-//!
-//! `Hash for Bytes` feeds the hasher the length, then the bytes; every
-//! `write` folds its input into the state with one seeded xxh3 call.
+//! An `ItemKey` is already a seeded 128-bit xxh3 of the key bytes, so
+//! hashing it again would only cost time. moka hashes a key several times
+//! per write (its table, its per-key locks, its frequency sketch); with
+//! std's SipHash over the key bytes that was a third of the server's CPU on
+//! a set-heavy load, and with xxh3 over them still a memcmp and a pointer
+//! chase per probe. The seed (random per process) lives with the store,
+//! which computes each key's `ItemKey` once per request, so clients cannot
+//! choose keys that collide.
 
 use std::hash::{BuildHasher, Hasher};
 
-use twox_hash::XxHash3_64;
+/// Builds [`PassHasher`]s.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PassThrough;
 
-/// Builds [`KeyHasher`]s sharing one random seed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct KeyHashBuilder {
-    seed: u64,
-}
-
-impl Default for KeyHashBuilder {
-    fn default() -> Self {
-        let seed = std::hash::RandomState::new().hash_one(0x5eed_u64);
-        KeyHashBuilder { seed }
-    }
-}
-
-impl BuildHasher for KeyHashBuilder {
-    type Hasher = KeyHasher;
+impl BuildHasher for PassThrough {
+    type Hasher = PassHasher;
 
     #[inline]
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher { state: self.seed }
+    fn build_hasher(&self) -> PassHasher {
+        PassHasher { state: 0 }
     }
 }
 
-/// One hash computation; see the module docs.
+/// Takes the `u64` an `ItemKey` writes as the hash.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct KeyHasher {
+pub(crate) struct PassHasher {
     state: u64,
 }
 
-impl Hasher for KeyHasher {
+impl Hasher for PassHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        self.state = XxHash3_64::oneshot_with_seed(self.state, bytes);
+        // Not used by ItemKey; anything else hashed through here (nothing
+        // is) still gets a proper hash rather than a constant.
+        self.state = twox_hash::XxHash3_64::oneshot_with_seed(self.state, bytes);
     }
 
     #[inline]
-    fn write_usize(&mut self, n: usize) {
-        // The length prefix: mix it in without a full hash call.
-        self.state = (self.state ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    fn write_u64(&mut self, n: u64) {
+        self.state ^= n;
     }
 
     #[inline]
@@ -63,27 +52,11 @@ impl Hasher for KeyHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+    use crate::store::ItemKey;
 
     #[test]
-    fn same_key_same_hash_different_keys_differ() {
-        let b = KeyHashBuilder::default();
-        let k1 = Bytes::from_static(b"user:1");
-        let k2 = Bytes::from_static(b"user:2");
-        assert_eq!(
-            b.hash_one(&k1),
-            b.hash_one(Bytes::copy_from_slice(b"user:1"))
-        );
-        assert_ne!(b.hash_one(&k1), b.hash_one(&k2));
-        // Bytes and [u8] hash alike (moka looks keys up by &[u8]).
-        assert_eq!(b.hash_one(&k1), b.hash_one(&b"user:1"[..]));
-    }
-
-    #[test]
-    fn seeds_differ_between_builders() {
-        let k = Bytes::from_static(b"k");
-        let a = KeyHashBuilder::default().hash_one(&k);
-        let b = KeyHashBuilder::default().hash_one(&k);
-        assert_ne!(a, b);
+    fn an_item_key_hashes_to_its_low_64_bits() {
+        let key = ItemKey(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        assert_eq!(PassThrough.hash_one(key), 0xfedc_ba98_7654_3210);
     }
 }

@@ -25,6 +25,7 @@ pub(crate) mod expiry;
 mod hasher;
 pub(crate) mod stats;
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -34,15 +35,16 @@ use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 use moka::policy::EvictionPolicy;
 use ringcache_protocol::Limits;
+use twox_hash::XxHash3_128;
 
 pub(crate) use expiry::{deadline, is_expired, now_unix, Deadline};
 pub(crate) use stats::Stats;
 
 /// Bytes of bookkeeping one entry costs beyond its key and value bytes:
-/// moka's entry (hash-table bucket, `ValueEntry`, access-order deque node,
-/// timer-wheel node when it has a TTL, frequency sketch share), our
-/// `Arc<Item>` and the two heap blocks holding key and value, each with the
-/// allocator's rounding.
+/// moka's entry (hash-table bucket, `ValueEntry`, its `Arc`'d [`ItemKey`],
+/// access-order deque node, timer-wheel node when it has a TTL, frequency
+/// sketch share), our `Arc<Item>` and the one heap block holding key and
+/// value, each with the allocator's rounding.
 ///
 /// Measured with `RINGCACHE_MEASURE_TTL=0 cargo test -p ringcache-server
 /// --release --lib -- --ignored measure_entry_overhead --nocapture` (the
@@ -51,11 +53,13 @@ pub(crate) use stats::Stats;
 /// 100-byte values through the real write path, read RSS from
 /// `/proc/self/statm` before and after, divide the growth by the count and
 /// subtract the 120 payload bytes. On x86_64 Linux (glibc malloc, moka
-/// 0.12.16) that gave 464 bytes per entry without a TTL and 510 with one
-/// (`RINGCACHE_MEASURE_TTL=3600`: the timer wheel adds a node). We use 500
-/// so that `-m` bounds RSS, not just payload. memcached's own overhead is
-/// 48–56 bytes of item header plus slab rounding, so for small items a
-/// ringcache node holds fewer items per megabyte of `-m` than memcached.
+/// 0.12.16) that gave 430 bytes per entry without a TTL and 477 with one
+/// (`RINGCACHE_MEASURE_TTL=3600`: the timer wheel adds a node); the first
+/// read of an item adds the 32-byte shared header of its `Bytes`. We use
+/// 500 so that `-m` bounds RSS, not just payload. memcached's own overhead
+/// is 48–56 bytes of item header plus slab rounding, so for small items a
+/// ringcache node holds fewer items per megabyte of `-m` than memcached;
+/// moka's own share (about 240 bytes an entry) is most of the difference.
 pub(crate) const ENTRY_OVERHEAD: u32 = 500;
 
 /// Entries [`Store::scan`] visits between two yields to the runtime.
@@ -118,14 +122,20 @@ impl Default for StoreConfig {
 /// One stored value with memcached's metadata (client flags, CAS unique,
 /// deadline) and the per-item state the meta protocol reads and writes.
 ///
+/// The key and the value share one buffer of exactly their size: moka's
+/// own key is only the key's hash ([`ItemKey`]), so the item carries its
+/// key, and a lookup checks it.
+///
 /// The immutable fields change only by replacing the whole `Item` inside a
 /// compute on its key; the few fields a *read* changes (last access,
 /// fetched, win token handed out) are atomics so that a `get` does not need
 /// the per-key compute.
 #[derive(Debug)]
 pub(crate) struct Item {
-    /// The value bytes, in a buffer of their own exact size.
-    pub(crate) value: Bytes,
+    /// The key, then the value.
+    data: Bytes,
+    /// Where the value starts in `data` (keys are at most 250 bytes).
+    key_len: u16,
     /// The client's opaque flags.
     pub(crate) flags: u32,
     /// The CAS unique, changed by every modification.
@@ -133,8 +143,10 @@ pub(crate) struct Item {
     /// Unix second at which the item dies; 0 = never.
     pub(crate) expires_at: u64,
     /// Unix second of the last modification (`flush_all <delay>` removes
-    /// items written at or before its deadline).
-    pub(crate) time: u64,
+    /// items written at or before its deadline), in 32 bits as memcached
+    /// keeps its times (good until 2106): with it the `Item` fits 72 bytes
+    /// and its `Arc` one 96-byte allocation, not 112.
+    time: u32,
     /// Marked stale by a meta invalidation (`md I`, `ms I`).
     pub(crate) stale: bool,
     /// The key was stored by `ms ... b` (memcached's `ITEM_KEY_BINARY`):
@@ -149,15 +161,25 @@ pub(crate) struct Item {
 }
 
 impl Item {
-    /// A fresh item written at `now`. `value` must already be an owned,
-    /// exact-size buffer (see [`own`]).
-    pub(crate) fn new(value: Bytes, flags: u32, cas: u64, expires_at: u64, now: u64) -> Self {
+    /// A fresh item written at `now`, holding `key` and the concatenation
+    /// of `value` (one part, or two for append and prepend), copied into
+    /// one buffer of their exact size: a stored item never keeps a read
+    /// buffer alive inside moka.
+    pub(crate) fn new(
+        key: &[u8],
+        value: &[&[u8]],
+        flags: u32,
+        cas: u64,
+        expires_at: u64,
+        now: u64,
+    ) -> Self {
         Item {
-            value,
+            data: joined(key, value),
+            key_len: u16::try_from(key.len()).unwrap_or(u16::MAX),
             flags,
             cas,
             expires_at,
-            time: now,
+            time: seconds32(now),
             stale: false,
             key_binary: false,
             last_access: AtomicU64::new(now),
@@ -166,11 +188,32 @@ impl Item {
         }
     }
 
+    /// Marks the item as written at `now` (see `time`).
+    pub(crate) fn written_at(&mut self, now: u64) {
+        self.time = seconds32(now);
+    }
+
+    /// The key it was stored under.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.data[..usize::from(self.key_len)]
+    }
+
+    /// The value bytes.
+    pub(crate) fn value(&self) -> &[u8] {
+        &self.data[usize::from(self.key_len)..]
+    }
+
+    /// The value as a `Bytes` sharing the item's buffer (for a reply).
+    pub(crate) fn value_bytes(&self) -> Bytes {
+        self.data.slice(usize::from(self.key_len)..)
+    }
+
     /// A copy of this item with the same value and per-item state, to be
     /// changed field by field before it replaces the original.
     pub(crate) fn copy(&self) -> Self {
         Item {
-            value: self.value.clone(),
+            data: self.data.clone(),
+            key_len: self.key_len,
             flags: self.flags,
             cas: self.cas,
             expires_at: self.expires_at,
@@ -181,6 +224,13 @@ impl Item {
             fetched: AtomicBool::new(self.fetched.load(Ordering::Relaxed)),
             win_sent: AtomicBool::new(self.win_sent.load(Ordering::Relaxed)),
         }
+    }
+
+    /// [`Item::copy`] with another value (the same key).
+    pub(crate) fn copy_with_value(&self, value: &[&[u8]]) -> Self {
+        let mut next = self.copy();
+        next.data = joined(self.key(), value);
+        next
     }
 
     /// Records a fetch at `now`: returns whether the item had been fetched
@@ -200,10 +250,40 @@ impl Item {
     }
 }
 
-/// Copies `data` into a buffer of exactly its size, so a stored value or key
-/// never keeps a whole read buffer alive inside moka.
-pub(crate) fn own(data: &[u8]) -> Bytes {
-    Bytes::copy_from_slice(data)
+/// A unix second in 32 bits, saturated (after 2106).
+fn seconds32(unix: u64) -> u32 {
+    u32::try_from(unix).unwrap_or(u32::MAX)
+}
+
+/// `key` and the parts of a value, copied into one buffer of their exact
+/// size.
+fn joined(key: &[u8], value: &[&[u8]]) -> Bytes {
+    let len = key.len() + value.iter().map(|part| part.len()).sum::<usize>();
+    let mut buf = Vec::with_capacity(len);
+    buf.extend_from_slice(key);
+    for part in value {
+        buf.extend_from_slice(part);
+    }
+    Bytes::from(buf)
+}
+
+/// moka's key for an item: the 128-bit xxh3 of the key bytes, seeded per
+/// process. It is 16 bytes inline where a `Bytes` key would be a header
+/// plus a heap block of its own, and moka hashes and compares it (on
+/// every lookup, in its table, its per-key locks and its frequency
+/// sketch) without touching the key bytes. Two keys with one hash are
+/// told apart by the key the [`Item`] carries: the later write replaces
+/// the earlier item, as an eviction would, and a read of the other key
+/// misses. With 128 bits and a secret seed that is a chance of about
+/// n² / 2¹²⁹ for n items, never a wrong value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ItemKey(u128);
+
+impl std::hash::Hash for ItemKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Already uniformly spread: moka's hasher passes it through.
+        state.write_u64(self.0 as u64);
+    }
 }
 
 /// How a storage command treats an existing item.
@@ -260,7 +340,10 @@ pub(crate) enum Change {
 }
 
 struct Inner {
-    cache: Cache<Bytes, Arc<Item>, hasher::KeyHashBuilder>,
+    cache: Cache<ItemKey, Arc<Item>, hasher::PassThrough>,
+    /// Seed of [`ItemKey`]s, random per process so that clients cannot
+    /// choose keys that collide.
+    seed: u64,
     cas: AtomicU64,
     /// `flush_all <delay>`: unix second at which items written at or before
     /// it become invalid; 0 = none pending.
@@ -291,9 +374,8 @@ impl std::fmt::Debug for Store {
 
 /// moka's weigher: key, value and the measured per-entry overhead, saturated
 /// to `u32` (an item is at most 1 GiB, `-I`'s upper bound).
-pub(crate) fn weigh(key: &Bytes, item: &Arc<Item>) -> u32 {
-    let bytes = key.len().saturating_add(item.value.len());
-    u32::try_from(bytes)
+pub(crate) fn weigh(item: &Item) -> u32 {
+    u32::try_from(item.data.len())
         .unwrap_or(u32::MAX)
         .saturating_add(ENTRY_OVERHEAD)
 }
@@ -316,8 +398,8 @@ impl Store {
         let limit = Arc::clone(&max_bytes);
         let cache = Cache::builder()
             .max_capacity(capacity)
-            .weigher(move |key, item| {
-                let raw = u64::from(weigh(key, item));
+            .weigher(move |_key: &ItemKey, item: &Arc<Item>| {
+                let raw = u64::from(weigh(item));
                 let limit = limit.load(Ordering::Relaxed).max(1);
                 if limit == capacity {
                     return u32::try_from(raw).unwrap_or(u32::MAX);
@@ -334,10 +416,11 @@ impl Store {
                     _ => 0,
                 };
             })
-            .build_with_hasher(hasher::KeyHashBuilder::default());
+            .build_with_hasher(hasher::PassThrough);
         Store {
             inner: Arc::new(Inner {
                 cache,
+                seed: std::hash::RandomState::new().hash_one(0x5eed_u64),
                 cas: AtomicU64::new(0),
                 flush_deadline: AtomicU64::new(0),
                 stats,
@@ -346,6 +429,17 @@ impl Store {
                 limits: Limits::default().max_item_size(config.max_item_size),
             }),
         }
+    }
+
+    /// moka's key for `key`.
+    fn item_key(&self, key: &[u8]) -> ItemKey {
+        ItemKey(XxHash3_128::oneshot_with_seed(self.inner.seed, key))
+    }
+
+    /// The item stored under `key`, live or not.
+    async fn lookup(&self, key: &[u8]) -> Option<Arc<Item>> {
+        let item = self.inner.cache.get(&self.item_key(key)).await?;
+        (item.key() == key).then_some(item)
     }
 
     /// The node-wide counters.
@@ -375,7 +469,7 @@ impl Store {
     /// Whether `item` may be served at `now`, counting the reason when not.
     fn live(&self, item: &Item, now: u64, count: bool) -> bool {
         let flush = self.inner.flush_deadline.load(Ordering::Relaxed);
-        if flush != 0 && flush <= now && item.time <= flush {
+        if flush != 0 && flush <= now && u64::from(item.time) <= flush {
             if count {
                 self.inner.stats.get_flushed.incr();
             }
@@ -394,7 +488,7 @@ impl Store {
     /// Counts `get_expired`/`get_flushed` for dead ones; hit and miss
     /// counters are the caller's (they depend on the command).
     pub(crate) async fn get(&self, key: &[u8], now: u64) -> Option<Arc<Item>> {
-        let item = self.inner.cache.get(key).await?;
+        let item = self.lookup(key).await?;
         if !self.live(&item, now, true) {
             return None;
         }
@@ -405,7 +499,7 @@ impl Store {
     /// Looks `key` up without recording an access (the meta commands decide
     /// themselves what a fetch changes). Counts `get_expired`/`get_flushed`.
     pub(crate) async fn peek(&self, key: &[u8], now: u64) -> Option<Arc<Item>> {
-        let item = self.inner.cache.get(key).await?;
+        let item = self.lookup(key).await?;
         self.live(&item, now, true).then_some(item)
     }
 
@@ -421,6 +515,9 @@ impl Store {
     /// place that writes to moka, so no plain `insert` ever races a compute
     /// on the same key.
     ///
+    /// An entry under `key`'s hash that holds another key (see [`ItemKey`])
+    /// is `None` to `f`; a `Put` replaces it.
+    ///
     /// `f` runs at most once; `None` comes back only if moka did not call it,
     /// which its contract rules out.
     pub(crate) async fn compute<R>(
@@ -434,17 +531,17 @@ impl Store {
         let slot = &mut out;
         self.inner
             .cache
-            .entry(own(key))
+            .entry(self.item_key(key))
             .and_compute_with(move |entry| {
-                let current = entry
+                let mine = entry
                     .as_ref()
                     .map(|e| e.value())
-                    .filter(|item| this.live(item, now, false));
-                let had_entry = entry.is_some();
+                    .filter(|item| item.key() == key);
+                let current = mine.filter(|item| this.live(item, now, false));
                 let (change, result) = f(current);
                 *slot = Some(result);
                 let op = match change {
-                    Change::Keep if had_entry && current_is_dead(&entry, this, now) => {
+                    Change::Keep if mine.is_some_and(|item| !this.live(item, now, false)) => {
                         // Reclaim a dead entry early rather than wait for
                         // moka's timer.
                         Op::Remove
@@ -473,9 +570,6 @@ impl Store {
         let expires_at = deadline(exptime, now);
         let result = self
             .compute(key, now, |current| {
-                let fresh = |value: Bytes, flags, expires_at| {
-                    Item::new(value, flags, self.next_cas(), expires_at, now)
-                };
                 match (mode, current) {
                     (StoreMode::Add, Some(_)) => (Change::Keep, StoreOutcome::NotStored),
                     (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
@@ -486,27 +580,22 @@ impl Store {
                         (Change::Keep, StoreOutcome::Exists)
                     }
                     (StoreMode::Append | StoreMode::Prepend, Some(item))
-                        if !self.fits(key.len(), item.flags, item.value.len() + value.len()) =>
+                        if !self.fits(key.len(), item.flags, item.value().len() + value.len()) =>
                     {
                         // memcached cannot allocate the joined item.
                         (Change::Keep, StoreOutcome::NotStored)
                     }
                     (StoreMode::Append | StoreMode::Prepend, Some(item)) => {
-                        let mut joined = Vec::with_capacity(item.value.len() + value.len());
-                        if mode == StoreMode::Append {
-                            joined.extend_from_slice(&item.value);
-                            joined.extend_from_slice(value);
+                        let mut next = if mode == StoreMode::Append {
+                            item.copy_with_value(&[item.value(), value])
                         } else {
-                            joined.extend_from_slice(value);
-                            joined.extend_from_slice(&item.value);
-                        }
-                        let mut next = item.copy();
-                        next.value = Bytes::from(joined);
+                            item.copy_with_value(&[value, item.value()])
+                        };
                         // memcached allocates a fresh item: the binary-key
                         // mark is not carried over.
                         next.key_binary = false;
                         next.cas = self.next_cas();
-                        next.time = now;
+                        next.written_at(now);
                         let cas = next.cas;
                         (Change::Put(Arc::new(next)), StoreOutcome::Stored(cas))
                     }
@@ -516,7 +605,14 @@ impl Store {
                             // STORED and the key reads as a miss.
                             (Change::Remove, StoreOutcome::Stored(self.next_cas()))
                         } else {
-                            let item = fresh(own(value), flags, expires_at.as_unix());
+                            let item = Item::new(
+                                key,
+                                &[value],
+                                flags,
+                                self.next_cas(),
+                                expires_at.as_unix(),
+                                now,
+                            );
                             let cas = item.cas;
                             (Change::Put(Arc::new(item)), StoreOutcome::Stored(cas))
                         }
@@ -537,7 +633,7 @@ impl Store {
                 let Some(item) = current else {
                     return (Change::Keep, DeltaOutcome::NotFound);
                 };
-                let Some(old) = parse_counter(&item.value) else {
+                let Some(old) = parse_counter(item.value()) else {
                     return (Change::Keep, DeltaOutcome::NonNumeric);
                 };
                 let new = if incr {
@@ -545,10 +641,9 @@ impl Store {
                 } else {
                     old.saturating_sub(delta)
                 };
-                let mut next = item.copy();
-                next.value = render_counter(new, item.value.len());
+                let mut next = item.copy_with_value(&[&render_counter(new, item.value().len())]);
                 next.cas = self.next_cas();
-                next.time = now;
+                next.written_at(now);
                 let cas = next.cas;
                 (Change::Put(Arc::new(next)), DeltaOutcome::Value(new, cas))
             })
@@ -609,11 +704,11 @@ impl Store {
     /// of millions of items does not hold a worker thread for its whole
     /// length. Items written or removed during the scan may or may not be
     /// seen, as with memcached's crawler.
-    pub(crate) async fn scan(&self, now: u64, mut f: impl FnMut(&Bytes, &Item) + Send) {
+    pub(crate) async fn scan(&self, now: u64, mut f: impl FnMut(&[u8], &Item) + Send) {
         let mut seen = 0usize;
-        for (key, item) in self.inner.cache.iter() {
+        for (_, item) in self.inner.cache.iter() {
             if self.live(&item, now, false) {
-                f(&key, &item);
+                f(item.key(), &item);
             }
             seen += 1;
             if seen.is_multiple_of(SCAN_YIELD_EVERY) {
@@ -640,12 +735,6 @@ impl Store {
         let scaled = weighted * u128::from(self.max_bytes()) / u128::from(self.inner.capacity);
         u64::try_from(scaled).unwrap_or(u64::MAX)
     }
-}
-
-fn current_is_dead(entry: &Option<moka::Entry<Bytes, Arc<Item>>>, store: &Store, now: u64) -> bool {
-    entry
-        .as_ref()
-        .is_some_and(|e| !store.live(e.value(), now, false))
 }
 
 /// Reads a stored value as `incr`/`decr` do: C's `strtoull` (leading
@@ -691,16 +780,12 @@ pub(crate) fn parse_counter(data: &[u8]) -> Option<u64> {
 
 /// Renders a counter as memcached stores it: the digits, padded with spaces
 /// to `old_len` when shorter (in-place rewrite), else exactly the digits.
-pub(crate) fn render_counter(value: u64, old_len: usize) -> Bytes {
-    let digits = value.to_string();
-    if digits.len() <= old_len {
-        let mut buf = Vec::with_capacity(old_len);
-        buf.extend_from_slice(digits.as_bytes());
-        buf.resize(old_len, b' ');
-        Bytes::from(buf)
-    } else {
-        Bytes::from(digits.into_bytes())
+pub(crate) fn render_counter(value: u64, old_len: usize) -> Vec<u8> {
+    let mut digits = value.to_string().into_bytes();
+    if digits.len() < old_len {
+        digits.resize(old_len, b' ');
     }
+    digits
 }
 
 #[cfg(test)]

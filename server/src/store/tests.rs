@@ -62,7 +62,7 @@ async fn add_replace_cas_outcomes() {
         StoreOutcome::Stored(_)
     ));
     let item = s.get(b"k", NOW).await.expect("hit");
-    assert_eq!(&item.value[..], b"w");
+    assert_eq!(item.value(), b"w");
     assert_eq!(item.flags, 0);
 }
 
@@ -74,7 +74,7 @@ async fn append_keeps_flags_and_exptime() {
     s.store(StoreMode::Prepend, b"k", b"start-", 9, 0, NOW)
         .await;
     let item = s.get(b"k", NOW).await.expect("hit");
-    assert_eq!(&item.value[..], b"start-mid-end");
+    assert_eq!(item.value(), b"start-mid-end");
     assert_eq!(item.flags, 7);
     assert_eq!(item.expires_at, NOW + 100);
 }
@@ -147,8 +147,8 @@ async fn incr_wraps_decr_floors_and_pads() {
     ));
     // The shorter result is padded to the old length.
     let item = s.get(b"k", NOW).await.expect("hit");
-    assert_eq!(item.value.len(), 20);
-    assert!(item.value.starts_with(b"1 "));
+    assert_eq!(item.value().len(), 20);
+    assert!(item.value().starts_with(b"1 "));
     assert_eq!(item.flags, 3);
     assert!(matches!(
         s.delta(b"k", false, 5, NOW).await,
@@ -159,7 +159,7 @@ async fn incr_wraps_decr_floors_and_pads() {
         s.delta(b"k", true, 1, NOW).await,
         DeltaOutcome::Value(100, _)
     ));
-    assert_eq!(&s.get(b"k", NOW).await.expect("hit").value[..], b"100");
+    assert_eq!(s.get(b"k", NOW).await.expect("hit").value(), b"100");
     s.store(StoreMode::Set, b"t", b"text", 0, 0, NOW).await;
     assert_eq!(s.delta(b"t", true, 1, NOW).await, DeltaOutcome::NonNumeric);
     assert_eq!(s.delta(b"none", true, 1, NOW).await, DeltaOutcome::NotFound);
@@ -167,18 +167,41 @@ async fn incr_wraps_decr_floors_and_pads() {
 
 #[test]
 fn weigher_counts_key_value_and_overhead() {
-    let item = Arc::new(Item::new(own(&[0u8; 100]), 0, 1, 0, NOW));
-    assert_eq!(weigh(&own(&[0u8; 20]), &item), 120 + ENTRY_OVERHEAD);
+    let item = Item::new(&[0u8; 20], &[&[0u8; 100]], 0, 1, 0, NOW);
+    assert_eq!(weigh(&item), 120 + ENTRY_OVERHEAD);
 }
 
 #[test]
-fn stored_values_do_not_share_the_read_buffer() {
+fn stored_items_do_not_share_the_read_buffer() {
     let read_buffer = Bytes::from(vec![7u8; 4096]);
-    let value = own(&read_buffer[10..20]);
-    assert_eq!(value.len(), 10);
+    let item = Item::new(&read_buffer[..5], &[&read_buffer[10..20]], 0, 1, 0, NOW);
+    assert_eq!((item.key().len(), item.value().len()), (5, 10));
     // A copy, not a slice: its bytes live outside the read buffer.
     let range = read_buffer.as_ptr_range();
-    assert!(!range.contains(&value.as_ptr()));
+    assert!(!range.contains(&item.value().as_ptr()));
+    assert!(!range.contains(&item.key().as_ptr()));
+}
+
+#[tokio::test]
+async fn an_entry_holding_another_key_is_a_miss_and_a_write_replaces_it() {
+    // A hash collision, made by hand: the item of key "b" filed under the
+    // ItemKey of "a".
+    let s = store();
+    let b = Arc::new(Item::new(b"b", &[b"vb"], 0, s.next_cas(), 0, NOW));
+    s.inner.cache.insert(s.item_key(b"a"), b).await;
+    assert!(s.get(b"a", NOW).await.is_none(), "a's entry holds b");
+    assert!(s.get(b"b", NOW).await.is_none(), "b is filed elsewhere");
+    assert!(!s.delete(b"a", NOW).await, "nothing of a's to delete");
+    assert_eq!(
+        s.store(StoreMode::Replace, b"a", b"x", 0, 0, NOW).await,
+        StoreOutcome::NotStored
+    );
+    assert!(matches!(
+        s.store(StoreMode::Add, b"a", b"va", 0, 0, NOW).await,
+        StoreOutcome::Stored(_)
+    ));
+    let a = s.get(b"a", NOW).await.expect("a stored over b");
+    assert_eq!((a.key(), a.value()), (&b"a"[..], &b"va"[..]));
 }
 
 #[tokio::test]
@@ -221,7 +244,7 @@ async fn concurrent_incr_reaches_exact_total() {
         h.await.expect("task");
     }
     let item = s.get(b"n", NOW).await.expect("hit");
-    assert_eq!(parse_counter(&item.value), Some(tasks * per_task));
+    assert_eq!(parse_counter(item.value()), Some(tasks * per_task));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -237,7 +260,7 @@ async fn concurrent_cas_retries_lose_no_update() {
             for _ in 0..per_task {
                 loop {
                     let item = s.get(b"c", NOW).await.expect("present");
-                    let n = parse_counter(&item.value).expect("number");
+                    let n = parse_counter(item.value()).expect("number");
                     let next = (n + 1).to_string();
                     match s
                         .store(StoreMode::Cas(item.cas), b"c", next.as_bytes(), 0, 0, NOW)
@@ -255,7 +278,7 @@ async fn concurrent_cas_retries_lose_no_update() {
         h.await.expect("task");
     }
     let item = s.get(b"c", NOW).await.expect("hit");
-    assert_eq!(parse_counter(&item.value), Some(tasks * per_task));
+    assert_eq!(parse_counter(item.value()), Some(tasks * per_task));
 }
 
 /// Measures [`ENTRY_OVERHEAD`]: RSS growth per entry minus key and value
@@ -399,4 +422,15 @@ async fn memlimit_rescales_the_budget() {
     );
     assert!(s.weighted_bytes() <= 2 * 1024 * 1024);
     assert_eq!(s.max_bytes(), 2 * 1024 * 1024);
+}
+
+#[test]
+fn an_item_header_stays_within_one_96_byte_allocation() {
+    // Arc's two counts plus the Item: 88 bytes, which glibc serves from a
+    // 96-byte chunk. One more field would move every item to 112.
+    assert!(
+        std::mem::size_of::<Item>() <= 72,
+        "{}",
+        std::mem::size_of::<Item>()
+    );
 }

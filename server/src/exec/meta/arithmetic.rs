@@ -44,8 +44,9 @@ pub(super) async fn execute(node: &Node, req: &MetaArithmetic) -> Response {
                 }
                 // A fresh counter holding J, no TTL until T or N in the walk.
                 let w = walk(f.order, times, 0, true, false, &clock);
-                let digits = Bytes::from(f.initial.to_string().into_bytes());
-                let mut next = Item::new(digits, 0, store.next_cas(), 0, now);
+                let digits = f.initial.to_string();
+                let mut next =
+                    Item::new(&req.key, &[digits.as_bytes()], 0, store.next_cas(), 0, now);
                 let d = w.new_exptime.map(|v| deadline(v, now));
                 if let Some(d) = d {
                     next.expires_at = d.as_unix();
@@ -62,14 +63,14 @@ pub(super) async fn execute(node: &Node, req: &MetaArithmetic) -> Response {
                 };
                 return (change, outcome);
             };
-            if item.value.is_empty() {
+            if item.value().is_empty() {
                 return (Change::Keep, Outcome::NonNumeric);
             }
             // C0 means no check here (do_add_delta tests `*cas != 0`).
             if f.compare_cas.is_some_and(|c| c != 0 && c != item.cas) {
                 return (Change::Keep, Outcome::CasMismatch);
             }
-            let Some(old) = parse_counter(&item.value) else {
+            let Some(old) = parse_counter(item.value()) else {
                 return (Change::Keep, Outcome::NonNumeric);
             };
             let number = if incr {
@@ -79,13 +80,12 @@ pub(super) async fn execute(node: &Node, req: &MetaArithmetic) -> Response {
             };
             let start = clock.rel_of_deadline(item.expires_at);
             let w = walk(f.order, times, start, false, false, &clock);
-            let value = render_counter(number, item.value.len());
-            let in_place = value.len() == item.value.len();
+            let value = render_counter(number, item.value().len());
+            let in_place = value.len() == item.value().len();
             let mut next = if in_place {
                 // memcached rewrites the digits in place: the item keeps its
                 // marks, and a T in this request sticks.
-                let mut next = item.copy();
-                next.value = value;
+                let mut next = item.copy_with_value(&[&value]);
                 next.last_access
                     .store(now, std::sync::atomic::Ordering::Relaxed);
                 if let Some(t) = w.new_exptime {
@@ -96,10 +96,10 @@ pub(super) async fn execute(node: &Node, req: &MetaArithmetic) -> Response {
                 // A longer number needs a new item (same flags and TTL).
                 // memcached applies T to the old, unlinked item, so T is
                 // printed by `t` but not kept.
-                Item::new(value, item.flags, 0, item.expires_at, now)
+                Item::new(&req.key, &[&value], item.flags, 0, item.expires_at, now)
             };
             next.cas = store.next_cas();
-            next.time = now;
+            next.written_at(now);
             let outcome = Outcome::Value {
                 number,
                 cas: next.cas,

@@ -28,7 +28,7 @@ pub(super) async fn execute(node: &Node, req: &MetaDebug) -> Response {
 }
 
 fn describe(key: &bytes::Bytes, item: &Item, now: u64) -> MetaDebugReply {
-    let size = ntotal(key.len(), item.flags, item.value.len());
+    let size = ntotal(key.len(), item.flags, item.value().len());
     MetaDebugReply {
         key: key.clone(),
         key_base64: item.key_binary,

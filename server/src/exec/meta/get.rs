@@ -4,7 +4,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ringcache_protocol::{MetaGet, MetaReply, MetaStatus, Response};
 
 use super::{walk, Clock, TimeFlags, Walk};
@@ -133,7 +132,7 @@ async fn locked(store: &Store, req: &MetaGet, clock: &Clock) -> Option<Hit> {
                 (None, Some(_)) => {
                     // memcached links an empty item with no TTL; `N`
                     // gives it its TTL during the walk.
-                    let item = Item::new(Bytes::new(), 0, store.next_cas(), 0, now);
+                    let item = Item::new(&req.key, &[], 0, store.next_cas(), 0, now);
                     (Arc::new(item), true)
                 }
                 (None, None) => return (Change::Keep, None),
@@ -214,7 +213,7 @@ fn hit_reply(req: &MetaGet, hit: &Hit, clock: &Clock) -> MetaReply {
     };
     let mut reply = MetaReply::new(status, f.order);
     if f.value {
-        reply.value = Some(item.value.clone());
+        reply.value = Some(item.value_bytes());
     }
     let r = &mut reply.flags;
     r.key = Some(req.key.clone());
@@ -223,7 +222,7 @@ fn hit_reply(req: &MetaGet, hit: &Hit, clock: &Clock) -> MetaReply {
     r.cas = Some(item.cas);
     r.ttl = hit.walk.ttl;
     r.client_flags = Some(item.flags);
-    r.size = Some(u32::try_from(item.value.len()).unwrap_or(u32::MAX));
+    r.size = Some(u32::try_from(item.value().len()).unwrap_or(u32::MAX));
     r.hit_before = Some(hit.fetched_before);
     r.last_access = Some(elapsed(clock.now, hit.last_access));
     r.token_sent = hit.token_sent;

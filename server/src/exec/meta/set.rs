@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ringcache_protocol::{MetaReply, MetaSet, MetaSetFlags, MetaStatus, Response, SetMode};
 
 use crate::exec::Node;
-use crate::store::{deadline, now_unix, own, Change, Deadline, Item, Store};
+use crate::store::{deadline, now_unix, Change, Deadline, Item, Store};
 
 /// The command memcached runs for an `ms`: its mode, upgraded to a CAS
 /// when `C` comes with set or replace (add ignores `C`; append and prepend
@@ -106,7 +106,8 @@ async fn store_item(store: &Store, req: &MetaSet, command: Command, now: u64) ->
     let request_cas = f.compare_cas.unwrap_or(0);
     let fresh = |expires_at: u64| {
         let mut item = Item::new(
-            own(&req.value),
+            &req.key,
+            &[&req.value],
             f.client_flags,
             store.next_cas(),
             expires_at,
@@ -150,11 +151,8 @@ async fn store_item(store: &Store, req: &MetaSet, command: Command, now: u64) ->
                     CasCheck::Stale => {
                         // The value is replaced, but the TTL, the stale mark
                         // and a handed-out token stay.
-                        let item = fresh(old.expires_at);
-                        let item = Item {
-                            stale: true,
-                            ..item
-                        };
+                        let mut item = fresh(old.expires_at);
+                        item.stale = true;
                         if old.win_sent.load(Ordering::Relaxed) {
                             item.win_sent.store(true, Ordering::Relaxed);
                         }
@@ -166,18 +164,16 @@ async fn store_item(store: &Store, req: &MetaSet, command: Command, now: u64) ->
                     if !matches!(check, CasCheck::None | CasCheck::Match) {
                         return (Change::Keep, Outcome::Exists);
                     }
-                    let mut joined = Vec::with_capacity(old.value.len() + req.value.len());
-                    if command == Command::Append {
-                        joined.extend_from_slice(&old.value);
-                        joined.extend_from_slice(&req.value);
+                    let joined: [&[u8]; 2] = if command == Command::Append {
+                        [old.value(), &req.value]
                     } else {
-                        joined.extend_from_slice(&req.value);
-                        joined.extend_from_slice(&old.value);
-                    }
+                        [&req.value, old.value()]
+                    };
                     // memcached allocates a new item with the old flags and
                     // exptime; none of the old per-item marks carry over.
                     let item = Item::new(
-                        joined.into(),
+                        &req.key,
+                        &joined,
                         old.flags,
                         store.next_cas(),
                         old.expires_at,
