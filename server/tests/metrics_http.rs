@@ -224,3 +224,33 @@ fn node_metrics_over_http_follow_the_traffic() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn every_http_path_deploy_probes_or_scrapes_answers_ok() {
+    // The Kubernetes manifests probe and scrape the metrics port by path
+    // (`path: /health`, `path: /metrics`); a path the binary does not
+    // serve would restart every pod or lose every series. The node and the
+    // proxy share this endpoint's routes.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/kubernetes");
+    let mut paths: Vec<String> = std::fs::read_dir(dir)
+        .expect("deploy/kubernetes")
+        .map(|entry| std::fs::read_to_string(entry.expect("entry").path()).expect("read"))
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|line| line.trim().strip_prefix("path: "))
+                .map(|path| path.trim().trim_matches('"').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    assert!(
+        paths.iter().any(|p| p == "/health"),
+        "the manifests' liveness probe path: {paths:?}"
+    );
+    let node = start_node(&[]);
+    for path in &paths {
+        let (status, body) = http_get(node.metrics, path);
+        assert_eq!(status, "HTTP/1.1 200 OK", "GET {path}: {body}");
+    }
+}

@@ -3,6 +3,7 @@
 //! | path | what | who |
 //! |---|---|---|
 //! | `/metrics` | Prometheus text format | every process |
+//! | `/health` | `OK`: the process answers (Kubernetes' liveness probe in `deploy/`) | every process |
 //! | `/status` | a page drawing the ring: each node's share, health and hit ratio, refreshed every second | the proxy, `ringcache cluster` |
 //! | `/status.json` | what the page draws (see `view.rs`) | the proxy, `ringcache cluster` |
 //!
@@ -261,6 +262,8 @@ async fn serve_one(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()
 
 async fn route(path: &str, shared: &Shared) -> Reply {
     match path {
+        // Cheap on purpose: a liveness probe must not render every series.
+        "/health" => Reply::ok("text/plain; charset=utf-8", "OK\n"),
         "/metrics" => {
             let Some(handle) = lock(&shared.metrics).clone() else {
                 return Reply::error(404, "metrics are not enabled");
