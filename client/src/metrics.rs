@@ -24,6 +24,8 @@
 //! | `ringcache_client_warmup_active` | gauge | | 1 while a warm-up window is open |
 //! | `ringcache_client_hot_keys` | gauge | | keys in the hot set |
 //! | `ringcache_client_hot_reads_total` | counter | `kind` | reads of hot keys: `near` (this process's memory), `node` |
+//! | `ringcache_client_singleflight_coalesced_total` | counter | | `get_or_load` calls that shared another caller's load in this process |
+//! | `ringcache_client_lease_wait_expired_total` | counter | | lease waits that ran out and loaded without the lease |
 
 use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, Counter, Histogram, Unit,
