@@ -16,8 +16,13 @@
 //!   waiting when the shutdown comes, and it runs three times. A
 //!   `conn.rs` that returns without writing its batch once shutdown is
 //!   signalled (tried locally, not committed) failed 10 runs of 10.
-//! - `sigterm_under_load_exits_cleanly` does the same to a child-process
-//!   node with SIGTERM (the signal path of `main`): the node exits 0 within
+//! - `slow_reader_at_shutdown_gets_every_reply` (ignored: it fails until
+//!   `conn.rs` is fixed) is one client whose unread requests are still
+//!   queued in the node's socket when it shuts down: the close turns into
+//!   a reset, which throws away replies already written.
+//! - `sigterm_under_load_exits_cleanly` loads a child-process node as the
+//!   first test does and stops it with SIGTERM (the signal path of
+//!   `main`): the node exits 0 within
 //!   its deadline, and every byte a client received is a whole `STORED`
 //!   (no torn reply). Its memory is gone once it exits, so the
 //!   executed-versus-acknowledged check is the in-process test's.
@@ -28,14 +33,14 @@ mod hostile_support;
 mod ports;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hostile_support::{connect, wait_for, Proc, DEADLINE};
+use hostile_support::{connect, roundtrip, wait_for, Proc, DEADLINE};
 use ringcache_protocol::{Get, Request, Response, StatValue, Stats};
 use ringcache_server::{serve_with, Execute, Node, NodeConfig};
 
@@ -91,8 +96,7 @@ impl Seen {
 /// One pipelining client: writes batches of sets to keys of its own
 /// (reading replies as they come, without waiting for a batch to finish)
 /// until the node closes the connection.
-fn client(addr: SocketAddr, id: usize, acked: Arc<AtomicU64>) -> Seen {
-    let mut s = connect(addr);
+fn client(mut s: TcpStream, id: usize, acked: Arc<AtomicU64>) -> Seen {
     s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
     let mut seen = Seen {
         sent: 0,
@@ -134,11 +138,16 @@ fn client(addr: SocketAddr, id: usize, acked: Arc<AtomicU64>) -> Seen {
     panic!("client {id}: node neither answered nor closed within the deadline");
 }
 
+/// Connects every client first, so that none is still connecting when
+/// the others have done enough for the shutdown to come.
 fn start_clients(addr: SocketAddr, acked: &Arc<AtomicU64>) -> Vec<thread::JoinHandle<Seen>> {
-    (0..CLIENTS)
-        .map(|id| {
+    let conns: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(addr)).collect();
+    conns
+        .into_iter()
+        .enumerate()
+        .map(|(id, s)| {
             let acked = Arc::clone(acked);
-            thread::spawn(move || client(addr, id, acked))
+            thread::spawn(move || client(s, id, acked))
         })
         .collect()
 }
@@ -175,6 +184,151 @@ async fn stat(node: &Node, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in stats"))
 }
 
+/// An in-process node on a runtime of its own; its store outlives
+/// `serve_with`, so what it executed can be read after the shutdown.
+struct InProcess {
+    rt: tokio::runtime::Runtime,
+    node: Node,
+    addr: SocketAddr,
+    deadline: Duration,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl InProcess {
+    fn start() -> InProcess {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let node = Node::new(NodeConfig::default());
+        let config = node.serve_config();
+        let deadline = config.shutdown_deadline;
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = rt.spawn(serve_with(listener, node.clone(), config, async move {
+            let _ = stopped.await;
+        }));
+        InProcess {
+            rt,
+            node,
+            addr,
+            deadline,
+            stop,
+            server,
+        }
+    }
+
+    /// Fires the shutdown future. `wait` then waits for `serve_with`.
+    fn shut_down(self) -> Stopping {
+        self.stop.send(()).unwrap();
+        Stopping {
+            at: Instant::now(),
+            rt: self.rt,
+            node: self.node,
+            deadline: self.deadline,
+            server: self.server,
+        }
+    }
+}
+
+/// A node told to shut down.
+struct Stopping {
+    at: Instant,
+    rt: tokio::runtime::Runtime,
+    node: Node,
+    deadline: Duration,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Stopping {
+    /// Waits for `serve_with` to return; asserts that every connection
+    /// task ended before the deadline (none left running, so the store no
+    /// longer changes).
+    fn wait(&mut self) {
+        let server = &mut self.server;
+        self.rt
+            .block_on(async { tokio::time::timeout(DEADLINE, server).await })
+            .expect("serve_with returns after shutdown")
+            .unwrap();
+        let took = self.at.elapsed();
+        println!("shutdown → serve_with returned in {took:?}");
+        assert!(
+            took < self.deadline,
+            "connections were still open at the shutdown deadline"
+        );
+        assert_eq!(
+            self.node.conn_stats().current(),
+            0,
+            "connections still open"
+        );
+    }
+
+    /// Checks each client's sets, given as (sets sent, `STORED` replies
+    /// received), against the store: set `n` is held if and only if its
+    /// `STORED` arrived, and the node's `cmd_set` equals the replies
+    /// received. Returns the replies received in all.
+    fn check(&self, clients: &[(usize, usize)]) -> u64 {
+        self.check_with(clients, 0)
+    }
+
+    /// [`Stopping::check`], when the node also executed `other` sets of
+    /// other keys.
+    fn check_with(&self, clients: &[(usize, usize)], other: u64) -> u64 {
+        let node = &self.node;
+        self.rt.block_on(async {
+            let mut total_acks = 0;
+            for (id, &(sent, acks)) in clients.iter().enumerate() {
+                total_acks += acks as u64;
+                let mut stored = 0;
+                let mut acked_missing = Vec::new();
+                let mut executed_unacked = Vec::new();
+                // One batch past `sent`: nothing there was ever written.
+                for n in 0..sent + BATCH {
+                    let held = holds(node, key(id, n)).await;
+                    stored += usize::from(held);
+                    if n < acks && !held {
+                        acked_missing.push(n);
+                    }
+                    if n >= acks && held {
+                        executed_unacked.push(n);
+                    }
+                }
+                println!(
+                    "client {id}: {sent} sets sent, {acks} acknowledged, {stored} in the store"
+                );
+                assert!(
+                    executed_unacked.is_empty(),
+                    "client {id}: {} sets executed whose STORED never arrived \
+                     (sets {:?}...; {acks} acknowledged)",
+                    executed_unacked.len(),
+                    &executed_unacked[..executed_unacked.len().min(5)]
+                );
+                assert!(
+                    acked_missing.is_empty(),
+                    "client {id}: {} acknowledged sets not in the store ({:?}...)",
+                    acked_missing.len(),
+                    &acked_missing[..acked_missing.len().min(5)]
+                );
+            }
+            // The same from the node's own count: every set it executed
+            // was answered (the keys are distinct, so no executed set hides
+            // behind a later one; nothing was evicted).
+            assert_eq!(stat(node, "evictions").await, 0, "evictions");
+            assert_eq!(
+                stat(node, "cmd_set").await,
+                total_acks + other,
+                "sets executed by the node vs STORED replies received"
+            );
+            total_acks
+        })
+    }
+}
+
 /// Shutdowns of the in-process node: each catches connections at a
 /// different point of their batches.
 const ROUNDS: usize = 3;
@@ -183,102 +337,104 @@ const ROUNDS: usize = 3;
 fn shutdown_replies_to_every_set_it_executed() {
     for round in 0..ROUNDS {
         println!("round {round}");
-        shut_down_under_load();
+        let node = InProcess::start();
+        let acked = Arc::new(AtomicU64::new(0));
+        let clients = start_clients(node.addr, &acked);
+        assert!(
+            wait_for(DEADLINE, || acked.load(Ordering::Relaxed)
+                >= ACKS_BEFORE_SHUTDOWN),
+            "load did not get going"
+        );
+        let mut stopping = node.shut_down();
+        stopping.wait();
+        let seen: Vec<(usize, usize)> = clients
+            .into_iter()
+            .enumerate()
+            .map(|(id, c)| {
+                let seen = c.join().unwrap();
+                seen.check_replies(id);
+                (seen.sent, seen.acks())
+            })
+            .collect();
+        assert!(stopping.check(&seen) >= ACKS_BEFORE_SHUTDOWN);
     }
 }
 
-/// Starts an in-process node, loads it, shuts it down, and checks every
-/// set it executed against the replies the clients received.
-fn shut_down_under_load() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let node = Node::new(NodeConfig::default());
-    let config = node.serve_config();
-    let deadline = config.shutdown_deadline;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(serve_with(listener, node.clone(), config, async move {
-        let _ = stopped.await;
-    }));
+/// A client that pipelines requests without reading until the node stops
+/// reading them, then reads its replies while the node shuts down.
+/// Each set is followed by a `get` of a 64 KiB value, so that the replies
+/// fill the socket buffers (and stop the node) after a few hundred sets.
+///
+/// Ignored: it fails today. When shutdown comes, a connection ends at its
+/// next read and drops the socket with the client's unread requests still
+/// in its receive queue; the kernel then answers with a reset instead of a
+/// FIN and throws away the replies still in its send queue: executed sets
+/// whose `STORED` never arrives. The fix belongs in `conn.rs` (a lingering
+/// close: shut the write side down, then read and discard until end of
+/// input or a deadline, before dropping the socket); with it (tried
+/// locally) this test passes. Run it with `cargo test -p ringcache-server
+/// --test shutdown_under_load -- --ignored`; see docs/hardening.md.
+#[test]
+#[ignore = "fails until conn.rs closes without a reset: docs/hardening.md, graceful shutdown"]
+fn slow_reader_at_shutdown_gets_every_reply() {
+    const BIG: usize = 64 * 1024;
+    let node = InProcess::start();
+    let mut s = connect(node.addr);
+    let big = vec![b'v'; BIG];
+    let set_big = [format!("set big 0 0 {BIG}\r\n").as_bytes(), &big, b"\r\n"].concat();
+    assert_eq!(roundtrip(&mut s, &set_big, b"\r\n"), REPLY);
+    // The replies to one set + get.
+    let pair = [
+        REPLY,
+        format!("VALUE big 0 {BIG}\r\n").as_bytes(),
+        &big,
+        b"\r\nEND\r\n",
+    ]
+    .concat();
 
-    let acked = Arc::new(AtomicU64::new(0));
-    let clients = start_clients(addr, &acked);
-    assert!(
-        wait_for(DEADLINE, || acked.load(Ordering::Relaxed)
-            >= ACKS_BEFORE_SHUTDOWN),
-        "load did not get going"
-    );
-    let shutdown_at = Instant::now();
-    stop.send(()).unwrap();
-    rt.block_on(async { tokio::time::timeout(DEADLINE, server).await })
-        .expect("serve_with returns after shutdown")
+    // Write until a write stalls: the node has stopped reading because it
+    // cannot write its replies.
+    s.set_write_timeout(Some(Duration::from_millis(300)))
         .unwrap();
-    let took = shutdown_at.elapsed();
-    println!("shutdown → serve_with returned in {took:?}");
-    // Every connection task ended (not left running past the deadline):
-    // the store no longer changes.
-    assert!(
-        took < deadline,
-        "connections were still open at the shutdown deadline"
-    );
-    assert_eq!(node.conn_stats().current(), 0, "connections still open");
-
-    let seen: Vec<Seen> = clients.into_iter().map(|c| c.join().unwrap()).collect();
-    let mut total_acks = 0;
-    rt.block_on(async {
-        for (id, s) in seen.iter().enumerate() {
-            s.check_replies(id);
-            let acks = s.acks();
-            total_acks += acks;
-            let mut stored = 0;
-            let mut acked_missing = Vec::new();
-            let mut executed_unacked = Vec::new();
-            // One batch past `sent`: nothing there was ever written.
-            for n in 0..s.sent + BATCH {
-                let held = holds(&node, key(id, n)).await;
-                stored += usize::from(held);
-                if n < acks && !held {
-                    acked_missing.push(n);
-                }
-                if n >= acks && held {
-                    executed_unacked.push(n);
-                }
-            }
-            println!(
-                "client {id}: {} sets sent, {acks} acknowledged, {stored} in the store",
-                s.sent
-            );
-            assert!(
-                executed_unacked.is_empty(),
-                "client {id}: {} sets executed whose STORED never arrived \
-                 (sets {:?}...; {acks} acknowledged)",
-                executed_unacked.len(),
-                &executed_unacked[..executed_unacked.len().min(5)]
-            );
-            assert!(
-                acked_missing.is_empty(),
-                "client {id}: {} acknowledged sets not in the store ({:?}...)",
-                acked_missing.len(),
-                &acked_missing[..acked_missing.len().min(5)]
-            );
+    let mut sent = 0;
+    loop {
+        let mut batch = Vec::new();
+        for n in sent..sent + BATCH {
+            batch.extend(format!("set {} 0 0 8\r\n{n:08}\r\nget big\r\n", key(0, n)).bytes());
         }
-        // The same from the node's own count: every set it executed was
-        // answered (the keys above are distinct, so nothing hides an
-        // executed set by overwriting it; nothing was evicted).
-        assert_eq!(stat(&node, "evictions").await, 0, "evictions");
-        assert_eq!(
-            stat(&node, "cmd_set").await,
-            total_acks as u64,
-            "sets executed by the node vs STORED replies received"
-        );
-    });
-    assert!(total_acks as u64 >= ACKS_BEFORE_SHUTDOWN);
+        sent += BATCH;
+        if s.write_all(&batch).is_err() {
+            break;
+        }
+        assert!(sent < 1_000_000, "the node never stopped reading");
+    }
+    let mut stopping = node.shut_down();
+    // Read to the end.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        assert!(Instant::now() < deadline, "no end of replies");
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => {
+                println!("read ended: {e}");
+                break;
+            }
+        }
+    }
+    stopping.wait();
+    // Whole pairs, then perhaps part of one: its STORED counts if whole.
+    let (whole, part) = (got.len() / pair.len(), got.len() % pair.len());
+    for (i, chunk) in got.chunks(pair.len()).enumerate() {
+        assert_eq!(chunk, &pair[..chunk.len()], "reply pair {i}");
+    }
+    let acks = whole + usize::from(part >= REPLY.len());
+    // The first set was `big`'s.
+    let executed = stopping.check_with(&[(sent, acks)], 1);
+    println!("{executed} sets answered");
 }
 
 #[test]
