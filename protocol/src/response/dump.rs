@@ -138,24 +138,47 @@ impl DumpDecoder {
         };
         let nl = from + nl;
         self.scanned = 0;
-        let line = buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]);
-        let found = if line.starts_with(b"key=") {
-            self.started = true;
-            DumpLine::Entry(DumpEntry::parse(line)?)
-        } else if line == b"END" {
-            self.done = true;
-            DumpLine::End
-        } else if self.started {
-            return Err(ProtocolError::BadResponse(
-                "expected key= or END in metadump",
-            ));
-        } else {
+        let line = &buf[..nl];
+        if !self.started && !is_dump_line(line) {
             self.done = true;
             let frame = buf.split_to(nl + 1).freeze();
             return Ok(Some(DumpLine::Refused(refusal(&frame))));
+        }
+        let found = match dump_line(line)? {
+            Some(entry) => {
+                self.started = true;
+                DumpLine::Entry(entry)
+            }
+            None => {
+                self.done = true;
+                DumpLine::End
+            }
         };
         buf.advance(nl + 1);
         Ok(Some(found))
+    }
+}
+
+/// Whether a line (without its `\n`) belongs to a dump: an item or `END`.
+fn is_dump_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.starts_with(b"key=") || line == b"END"
+}
+
+/// One line of a dump (without its `\n`; a `\r` before it is allowed):
+/// an item, or `None` for `END`. The one reading of a dump line, shared
+/// by [`DumpDecoder`] and [`parse_response`](crate::parse_response), so
+/// that a dump read whole and one read line by line never differ.
+fn dump_line(line: &[u8]) -> Result<Option<DumpEntry>, ProtocolError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.starts_with(b"key=") {
+        DumpEntry::parse(line).map(Some)
+    } else if line == b"END" {
+        Ok(None)
+    } else {
+        Err(ProtocolError::BadResponse(
+            "expected key= or END in metadump",
+        ))
     }
 }
 
@@ -274,13 +297,17 @@ pub(crate) fn encode_dump(entries: &[DumpEntry], dst: &mut BytesMut) {
     dst.put_slice(b"END\r\n");
 }
 
-/// Every item line of a complete dump frame (item lines, then `END`).
+/// Every item of a complete dump frame (item lines, then `END`), each
+/// line read as [`DumpDecoder`] reads it.
 pub(crate) fn parse_dump(frame: &[u8]) -> Result<Vec<DumpEntry>, ProtocolError> {
-    frame
-        .split(|&b| b == b'\n')
-        .take_while(|l| *l != b"END\r" && *l != b"END")
-        .map(DumpEntry::parse)
-        .collect()
+    let mut entries = Vec::new();
+    for line in frame.split(|&b| b == b'\n') {
+        match dump_line(line)? {
+            Some(entry) => entries.push(entry),
+            None => return Ok(entries),
+        }
+    }
+    Err(ProtocolError::BadResponse("metadump without END"))
 }
 
 /// Bytes memcached leaves as they are in a metadump key (RFC 3986's
@@ -510,6 +537,68 @@ END\r\n";
             decode_all(&long, 4096),
             Err(ProtocolError::ResponseLineTooLong { .. })
         ));
+    }
+
+    /// Found by the `dump_decoder` fuzz target (a first line ` key=...`,
+    /// which `parse_response` took for a dump and the decoder for a
+    /// refusal), with the other lines the two used to read differently:
+    /// whole or line by line, a reply reads the same.
+    #[test]
+    fn whole_and_line_by_line_read_a_dump_alike() {
+        let item = Response::MetaDump(vec![DumpEntry {
+            key: Bytes::from_static(b"a"),
+            exptime: None,
+            last_access: 1,
+            cas: 2,
+            fetched: false,
+            class: 0,
+            size: 0,
+        }]);
+        let leading_space = &b" key=a exp=-1 la=1 cas=2 fetch=no\nEND\r\n"[..];
+        let cases: [(&[u8], Option<Response>); 4] = [
+            // not a dump: one line, a refusal
+            (
+                leading_space,
+                Some(Response::Line(Bytes::from_static(
+                    b" key=a exp=-1 la=1 cas=2 fetch=no",
+                ))),
+            ),
+            // a CR before an item's LF is dropped, as after END
+            (b"key=a exp=-1 la=1 cas=2 fetch=no\r\nEND\r\n", Some(item)),
+            // an item line starts with key=, whatever DumpEntry::parse takes
+            (
+                b"key=a exp=-1 la=1 cas=2 fetch=no\nexp=-1 key=b la=1 cas=2 fetch=no\nEND\r\n",
+                None,
+            ),
+            (
+                b"key=a exp=-1 la=1 cas=2 fetch=no\n key=b exp=-1 la=1 cas=2 fetch=no\nEND\r\n",
+                None,
+            ),
+        ];
+        for (input, want) in cases {
+            let mut buf = BytesMut::from(input);
+            let whole = parse_response(&mut buf, Command::Admin, &Limits::default());
+            let lines = decode_all(input, 1);
+            match want {
+                Some(Response::MetaDump(entries)) => {
+                    let (r, _) = whole.unwrap().unwrap();
+                    assert_eq!(r, Response::MetaDump(entries.clone()), "{input:?}");
+                    let mut expect: Vec<DumpLine> =
+                        entries.into_iter().map(DumpLine::Entry).collect();
+                    expect.push(DumpLine::End);
+                    assert_eq!(lines.unwrap(), expect, "{input:?}");
+                }
+                Some(refusal) => {
+                    let (r, _) = whole.unwrap().unwrap();
+                    assert_eq!(r, refusal, "{input:?}");
+                    assert_eq!(lines.unwrap(), vec![DumpLine::Refused(refusal)]);
+                }
+                None => {
+                    assert!(whole.is_err(), "{input:?}: {whole:?}");
+                    assert!(lines.is_err(), "{input:?}: {lines:?}");
+                }
+            }
+        }
     }
 
     #[test]

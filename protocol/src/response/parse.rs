@@ -152,8 +152,10 @@ fn frame_len(buf: &[u8], limits: &Limits) -> Result<Option<usize>, ProtocolError
                 at = end;
             }
         }
-        // `STAT` lines, or `lru_crawler metadump` item lines, until END.
-        _ if head == b"STAT" || head.starts_with(b"key=") => {
+        // `STAT` lines, or `lru_crawler metadump` item lines, until END. A
+        // dump's first line starts with `key=` itself, as `DumpDecoder`
+        // requires (` key=...` is a one-line reply to both).
+        _ if head == b"STAT" || first.starts_with(b"key=") => {
             let mut at = 0;
             loop {
                 let Some(nl) = line_end(buf, at)? else {
@@ -191,7 +193,7 @@ fn build(frame: &Bytes, command: Command) -> Result<Response, ProtocolError> {
     Ok(match head {
         b"VALUE" => Response::Values(values(frame)?),
         b"STAT" => Response::Stats(stats(frame)),
-        _ if head.starts_with(b"key=") => Response::MetaDump(parse_dump(frame)?),
+        _ if first.starts_with(b"key=") => Response::MetaDump(parse_dump(frame)?),
         b"END" if first == b"END" => match command {
             Command::Stats => Response::Stats(Vec::new()),
             // Of the admin verbs only `lru_crawler metadump` ends in END.
