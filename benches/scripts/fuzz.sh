@@ -11,7 +11,8 @@
 #                   forbids unsafe code, so ASan finds nothing extra and
 #                   halves the speed) or address
 #   FUZZ_MAX_LEN    libFuzzer -max_len (default 8192: room for lines past
-#                   memcached's 2048-byte limit)
+#                   memcached's 2048-byte limit; 20000 for dump_decoder,
+#                   whose line bound, DumpDecoder::MAX_LINE, is 8192)
 #   FUZZ_JOBS       parallel libFuzzer workers per target (default 1)
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). The machine has a stable
@@ -26,7 +27,6 @@ SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 FUZZ_DIR="$(cd "$SCRIPTS_DIR/../../fuzz" && pwd)"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-60}"
 SANITIZER="${FUZZ_SANITIZER:-none}"
-MAX_LEN="${FUZZ_MAX_LEN:-8192}"
 JOBS="${FUZZ_JOBS:-1}"
 export RUSTC_BOOTSTRAP=1
 
@@ -62,6 +62,13 @@ seed() {
             printf '\xff42\r\nCLIENT_ERROR bad\r\nSERVER_ERROR x\r\nERROR\r\n' >"$dir/number"
             printf '\x20ME k exp=-1 la=1 cas=2 fetch=no cls=1 size=63\r\n' >"$dir/debug"
             ;;
+        dump_decoder)
+            # memcached 1.6.18's reply to `lru_crawler metadump all`, a
+            # refusal, and an empty dump (byte 0: no split, no prefix).
+            printf '\x00\x02\x17\x40key=a exp=1795598696 la=1795598596 cas=1 fetch=yes cls=1 size=63\nkey=b%%2520c exp=-1 la=1795598596 cas=2 fetch=no cls=1 size=67\nkey=d%%01e exp=-1 la=1795598596 cas=3 fetch=no cls=1 size=67\nEND\r\n' >"$dir/real"
+            printf '\x00\x00BUSY currently processing crawler request\r\n' >"$dir/busy"
+            printf '\x01\x01\x03END\r\nVERSION 1.6.18\r\n' >"$dir/end-then-next"
+            ;;
     esac
 }
 
@@ -69,8 +76,12 @@ found=0
 summary=()
 for target in "${targets[@]}"; do
     seed "$target"
+    case "$target" in
+        dump_decoder) MAX_LEN="${FUZZ_MAX_LEN:-20000}" ;;
+        *) MAX_LEN="${FUZZ_MAX_LEN:-8192}" ;;
+    esac
     log="$(mktemp -t "fuzz-$target-XXXX.log")"
-    echo "== $target: ${SECONDS_PER_TARGET}s, sanitizer $SANITIZER, jobs $JOBS"
+    echo "== $target: ${SECONDS_PER_TARGET}s, sanitizer $SANITIZER, jobs $JOBS, max_len $MAX_LEN"
     before=$(ls "artifacts/$target" 2>/dev/null | wc -l)
     extra=()
     if [ "$JOBS" -gt 1 ]; then extra=(-jobs="$JOBS" -workers="$JOBS"); fi

@@ -12,10 +12,14 @@
 //!   What is left after the last chunk is one final chunk.
 //! - `check_responses`: byte 0 picks the split point as a fraction of the
 //!   payload.
+//! - `check_dump`: the layout of `check_requests`, except that byte 0's
+//!   low bit puts a well-formed item line in front of the chunks (so that
+//!   what follows is read as the rest of a dump already started).
 
 use bytes::BytesMut;
 use ringcache_protocol::{
-    parse_request, parse_response, Command, Limits, Reason, Request, RequestDecoder,
+    parse_request, parse_response, Command, DumpDecoder, DumpEntry, DumpLine, Limits,
+    ProtocolError, Reason, Request, RequestDecoder, Response,
 };
 
 /// Every command kind a reply can answer.
@@ -240,5 +244,201 @@ fn loop_parse(
                 return out;
             }
         }
+    }
+}
+
+/// A well-formed metadump item line, as memcached 1.6.18 writes one.
+const DUMP_ITEM: &[u8] = b"key=a%20b exp=-1 la=1795598596 cas=2 fetch=no cls=1 size=67\n";
+
+/// What a [`DumpDecoder`] gave for one line: the line, or the error's text
+/// (errors end the reply).
+type DumpStep = Result<DumpLine, String>;
+
+/// `chunks` through one [`DumpDecoder`], one read each, checking every
+/// call:
+/// - `Ok(None)` leaves the buffer untouched; before the reply is over it
+///   means no newline is buffered, and at most `DumpDecoder::MAX_LINE`
+///   bytes;
+/// - `Ok(Some(_))` takes exactly one line, through its first `\n`, off the
+///   front; an item is what `DumpEntry::parse` makes of that line, and
+///   encodes back to an item that parses the same; `End` is `END` (CRLF or
+///   bare LF); `Refused` comes only first, and holds that line;
+/// - after `End` or `Refused`, every call is `Ok(None)` and leaves the
+///   buffer alone (what follows is the next reply's);
+/// - `Err` only for a line over `MAX_LINE` with no newline yet, an item
+///   line `DumpEntry::parse` refuses, or a line that is neither item nor
+///   `END` once items have started.
+///
+/// Returns the lines up to and including the first that ends the reply,
+/// and the bytes left in the buffer.
+pub fn decode_dump(chunks: &[&[u8]]) -> (Vec<DumpStep>, BytesMut) {
+    let mut decoder = DumpDecoder::new();
+    let mut buf = BytesMut::new();
+    let mut out: Vec<DumpStep> = Vec::new();
+    let mut over = false;
+    for chunk in chunks {
+        buf.extend_from_slice(chunk);
+        loop {
+            let before = buf.clone();
+            match decoder.decode(&mut buf) {
+                Ok(None) => {
+                    assert_eq!(buf, before, "Ok(None) must leave the buffer untouched");
+                    if !over {
+                        assert!(
+                            !buf.contains(&b'\n'),
+                            "Ok(None) with a complete line buffered: {buf:?}"
+                        );
+                        assert!(
+                            buf.len() <= DumpDecoder::MAX_LINE,
+                            "{} bytes buffered while waiting, MAX_LINE {}",
+                            buf.len(),
+                            DumpDecoder::MAX_LINE
+                        );
+                    }
+                    break;
+                }
+                Ok(Some(found)) => {
+                    assert!(!over, "{found:?} after the reply ended");
+                    let nl = before
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .expect("a line was returned without a newline");
+                    assert_eq!(&buf[..], &before[nl + 1..], "not exactly one line taken");
+                    let raw = &before[..nl];
+                    let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    match &found {
+                        DumpLine::Entry(entry) => {
+                            assert!(line.starts_with(b"key="), "item from {line:?}");
+                            let parsed = DumpEntry::parse(line).expect("parsed by the decoder");
+                            assert_eq!(&parsed, entry);
+                            let mut wire = BytesMut::new();
+                            entry.encode(&mut wire);
+                            assert_eq!(wire.last(), Some(&b'\n'));
+                            let again = DumpEntry::parse(&wire[..wire.len() - 1])
+                                .expect("an encoded item parses");
+                            assert_eq!(&again, entry, "encode/parse round trip");
+                        }
+                        DumpLine::End => {
+                            assert_eq!(line, b"END");
+                            over = true;
+                        }
+                        DumpLine::Refused(response) => {
+                            assert!(out.is_empty(), "a refusal after {} lines", out.len());
+                            let text: Vec<u8> = match response {
+                                Response::Error => b"ERROR".to_vec(),
+                                Response::ClientError(m) => [&b"CLIENT_ERROR "[..], m].concat(),
+                                Response::ServerError(m) => [&b"SERVER_ERROR "[..], m].concat(),
+                                Response::Line(l) => l.to_vec(),
+                                other => panic!("refused with {other:?}"),
+                            };
+                            assert_eq!(&text[..], line, "the refusal is not its line");
+                            over = true;
+                        }
+                    }
+                    out.push(Ok(found));
+                    if over {
+                        // Further calls touch nothing.
+                        let left = buf.clone();
+                        assert_eq!(decoder.decode(&mut buf).ok(), Some(None));
+                        assert_eq!(buf, left);
+                    }
+                }
+                Err(e) => {
+                    assert!(!over, "an error after the reply ended: {e}");
+                    assert_eq!(buf, before, "an error must leave the buffer as it was");
+                    match before.iter().position(|&b| b == b'\n') {
+                        None => assert!(
+                            matches!(e, ProtocolError::ResponseLineTooLong { .. })
+                                && before.len() > DumpDecoder::MAX_LINE,
+                            "{e} for an unterminated line of {} bytes",
+                            before.len()
+                        ),
+                        Some(nl) => {
+                            let raw = &before[..nl];
+                            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+                            let started = out.iter().any(|l| matches!(l, Ok(DumpLine::Entry(_))));
+                            assert!(
+                                (line.starts_with(b"key=") && DumpEntry::parse(line).is_err())
+                                    || (started && !line.starts_with(b"key=") && line != b"END"),
+                                "{e} for the line {line:?}"
+                            );
+                        }
+                    }
+                    out.push(Err(e.to_string()));
+                    return (out, buf);
+                }
+            }
+        }
+    }
+    (out, buf)
+}
+
+/// The metadump decoder's invariants (see [`decode_dump`] for those of
+/// each call), and across ways of reading:
+/// - the same lines, and the same bytes left over, whether the input
+///   arrives whole, in the chunks the input picks, or a byte at a time,
+///   except where a chunked read leaves an unterminated line over
+///   `MAX_LINE` buffered (the whole input may hold that line's newline:
+///   the same timing dependence as `check_requests`);
+/// - a complete dump (items, then `END`) that `parse_response` reads as
+///   `Response::MetaDump` gives the decoder the same items, then `End`.
+pub fn check_dump(data: &[u8]) {
+    let Some(&sel) = data.first() else {
+        return;
+    };
+    let (_, mut chunks) = split_input(data);
+    if sel & 1 == 1 {
+        chunks.insert(0, DUMP_ITEM);
+    }
+    let whole: Vec<u8> = chunks.concat();
+    let (one, one_left) = decode_dump(&[&whole]);
+    let bytes: Vec<&[u8]> = whole.chunks(1).collect();
+    for (name, (other, left)) in [
+        ("split", decode_dump(&chunks)),
+        ("byte at a time", decode_dump(&bytes)),
+    ] {
+        let same = one
+            .iter()
+            .zip(other.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if same == one.len() && same == other.len() {
+            // An error stops a read before its later chunks arrive.
+            if !matches!(one.last(), Some(Err(_))) {
+                assert_eq!(one_left, left, "{name}: different bytes left over");
+            }
+            continue;
+        }
+        let too_long = |l: Option<&DumpStep>| {
+            l.is_some_and(|l| matches!(l, Err(e) if e.starts_with("reply line longer")))
+        };
+        assert!(
+            too_long(other.get(same)) || too_long(one.get(same)),
+            "{name} differs from whole at line {same}:\n whole: {:?}\n {name}: {:?}",
+            one.get(same),
+            other.get(same)
+        );
+    }
+
+    // The whole-reply parser agrees on a dump it reads whole.
+    let limits = Limits::default();
+    let mut buf = BytesMut::from(&whole[..]);
+    if let Ok(Some((Response::MetaDump(entries), used))) =
+        parse_response(&mut buf, Command::Admin, &limits)
+    {
+        let lines: Vec<DumpStep> = entries
+            .into_iter()
+            .map(|e| Ok(DumpLine::Entry(e)))
+            .chain([Ok(DumpLine::End)])
+            .collect();
+        assert_eq!(
+            one, lines,
+            "parse_response and DumpDecoder read the dump differently"
+        );
+        assert_eq!(
+            whole.len() - one_left.len(),
+            used,
+            "different reply lengths"
+        );
     }
 }
