@@ -29,6 +29,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     // `--config FILE` is merged under the command line before clap sees it.
     let mut argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("node") {
@@ -59,6 +60,44 @@ fn main() -> ExitCode {
             init_logging(args.verbose);
             ringcache_server::cluster::run(args, signals())
         }
+    }
+}
+
+/// Re-executes the process with `MALLOC_ARENA_MAX=1` unless the variable is
+/// already set (an operator's own choice wins).
+///
+/// `-m` must bound the process's memory, and with glibc's default arenas
+/// it does not: each tokio worker allocates items from an arena of its
+/// own while moka frees them from whichever thread evicts, so every arena
+/// keeps its own holes, and RSS above the empty process reached 1.08–1.35
+/// of `-m` where one arena holds it at 1.04 (`server/tests/limits_memory.rs`,
+/// docs/hardening.md). glibc reads the variable only at start-up, and
+/// `mallopt` would take `unsafe`, which this workspace forbids; so the
+/// binary sets it and executes itself again, once, before doing anything
+/// else (same pid, same arguments). If that fails it carries on with
+/// glibc's defaults.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+
+        const VAR: &str = "MALLOC_ARENA_MAX";
+        if std::env::var_os(VAR).is_some() {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let mut args = std::env::args_os();
+        let mut command = std::process::Command::new(exe);
+        if let Some(arg0) = args.next() {
+            command.arg0(arg0);
+        }
+        // exec returns only on failure.
+        let error = command.args(args).env(VAR, "1").exec();
+        eprintln!(
+            "ringcache: running with glibc's default malloc arenas ({VAR}=1 failed: {error})"
+        );
     }
 }
 
