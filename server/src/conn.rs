@@ -31,7 +31,9 @@
 //! - Rejections that memcached answers with a closed connection, `quit`,
 //!   and `shutdown` flush the replies so far and close.
 //! - On shutdown the current batch is finished and written; the connection
-//!   ends at its next read.
+//!   ends at its next read, closing without a reset (write side first, then
+//!   the client's further input read and dropped for up to a second), so
+//!   no reply already written is lost.
 //! - With an auth file (`-Y`), input goes through the [`auth::Gate`]
 //!   instead of the decoder until the connection has authenticated.
 
@@ -262,7 +264,10 @@ pub(crate) async fn run<E: Execute, S: Stream>(
         }
         let read = tokio::select! {
             biased;
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => {
+                close_after_shutdown(&mut stream, &mut rbuf).await;
+                return Ok(());
+            }
             read = read_with_idle(&mut stream, &mut rbuf, config.idle_timeout) => read?,
         };
         match read {
@@ -302,6 +307,34 @@ fn joins_window(seen: &mut Vec<u64>, request: &Request) -> bool {
         seen.push(hash);
     }
     true
+}
+
+/// How long a connection closed by shutdown keeps reading (and dropping)
+/// what its client still sends.
+const SHUTDOWN_LINGER: Duration = Duration::from_secs(1);
+
+/// Closes a connection for shutdown without losing replies already
+/// written: sends FIN first, then reads and drops the client's input until
+/// it closes too (or [`SHUTDOWN_LINGER`] passes), and only then lets the
+/// socket go. Dropping a socket whose receive queue holds unread requests
+/// makes the kernel send a reset instead of a FIN, and a reset makes the
+/// client's kernel throw away replies it has received but the client has
+/// not read yet: executed sets whose `STORED` never arrives.
+async fn close_after_shutdown<S: Stream>(stream: &mut S, rbuf: &mut BytesMut) {
+    let _ = stream.shutdown().await;
+    let drain = async {
+        loop {
+            rbuf.clear();
+            if rbuf.capacity() == 0 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            match stream.read_chunk(rbuf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(SHUTDOWN_LINGER, drain).await;
 }
 
 /// Roughly how many bytes a get reply takes on the wire.

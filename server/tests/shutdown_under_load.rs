@@ -16,10 +16,11 @@
 //!   waiting when the shutdown comes, and it runs three times. A
 //!   `conn.rs` that returns without writing its batch once shutdown is
 //!   signalled (tried locally, not committed) failed 10 runs of 10.
-//! - `slow_reader_at_shutdown_gets_every_reply` (ignored: it fails until
-//!   `conn.rs` is fixed) is one client whose unread requests are still
-//!   queued in the node's socket when it shuts down: the close turns into
-//!   a reset, which throws away replies already written.
+//! - `slow_reader_at_shutdown_gets_every_reply` is one client whose unread
+//!   requests are still queued in the node's socket when it shuts down: a
+//!   plain close would turn into a reset, which throws away replies
+//!   already written (it lost 33-57 `STORED`s a run before `conn.rs`
+//!   closed write side first and drained).
 //! - `sigterm_under_load_exits_cleanly` loads a child-process node as the
 //!   first test does and stops it with SIGTERM (the signal path of
 //!   `main`): the node exits 0 within
@@ -365,17 +366,11 @@ fn shutdown_replies_to_every_set_it_executed() {
 /// Each set is followed by a `get` of a 64 KiB value, so that the replies
 /// fill the socket buffers (and stop the node) after a few hundred sets.
 ///
-/// Ignored: it fails today. When shutdown comes, a connection ends at its
-/// next read and drops the socket with the client's unread requests still
-/// in its receive queue; the kernel then answers with a reset instead of a
-/// FIN and throws away the replies still in its send queue: executed sets
-/// whose `STORED` never arrives. The fix belongs in `conn.rs` (a lingering
-/// close: shut the write side down, then read and discard until end of
-/// input or a deadline, before dropping the socket); with it (tried
-/// locally) this test passes. Run it with `cargo test -p ringcache-server
-/// --test shutdown_under_load -- --ignored`; see docs/hardening.md.
+/// Without `conn.rs`'s lingering close on shutdown, the kernel answered
+/// with a reset instead of a FIN (the client's unread requests were still
+/// in the node's receive queue) and threw away replies already written:
+/// executed sets whose `STORED` never arrived (docs/hardening.md).
 #[test]
-#[ignore = "fails until conn.rs closes without a reset: docs/hardening.md, graceful shutdown"]
 fn slow_reader_at_shutdown_gets_every_reply() {
     const BIG: usize = 64 * 1024;
     let node = InProcess::start();
