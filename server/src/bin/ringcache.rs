@@ -116,12 +116,17 @@ fn init_logging(verbose: u8) {
 
 fn run_node(config: NodeConfig) -> ExitCode {
     init_logging(config.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.threads)
-        .thread_name("ringcache-worker")
-        .enable_all()
-        .build()
-    {
+    // `-t 1`: a current-thread runtime skips the work-stealing scheduler's
+    // cross-thread bookkeeping (wake-ups through the injection queue, the
+    // idle-worker handshake) on every request.
+    let mut builder = if config.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(config.threads);
+        builder
+    };
+    let runtime = match builder.thread_name("ringcache-worker").enable_all().build() {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("cannot start the runtime: {error}");
