@@ -21,6 +21,10 @@
 # Env:    DURATION=5 REPS=3 CONNS=50 KEYS=100000 VALUE_SIZE=100 MB=256
 #         THREADS_LIST="1 2" DEPTHS="1 16" MIXES="90:10 50:50"
 #         RATES="20000" (fixed-rate scenarios, total ops/s; empty for none)
+#         RATE_SPIN=1 (fixed-rate runs busy-wait the last 2 ms before each
+#                    send, --spin: without it the generator's timer is
+#                    about 1 ms late at p50 and its lag, not the server,
+#                    dominates the latency measured from the intended send)
 #         SANITY=1   compare memcached with a second memcached instead of
 #                    ringcache (the ratio should be ~1.0: a fairness check)
 #         plus those of lib.sh (RINGCACHE_BIN, LOADGEN, SERVER_CPUS, ...).
@@ -41,6 +45,9 @@ THREADS_LIST="${THREADS_LIST:-1 2}"
 DEPTHS="${DEPTHS:-1 16}"
 MIXES="${MIXES:-90:10 50:50}"
 RATES="${RATES-20000}"
+RATE_SPIN="${RATE_SPIN:-1}"
+spin_arg=""
+if [ "$RATE_SPIN" = 1 ]; then spin_arg="--spin"; fi
 SANITY="${SANITY:-0}"
 
 ensure_memcached
@@ -74,7 +81,7 @@ for threads in $THREADS_LIST; do
         for load in $DEPTHS $(for r in $RATES; do echo "rate$r"; done); do
             for mix in $MIXES; do
                 case "$load" in
-                    rate*) scenario="t${threads}_${load}_mix${mix/:/-}"; load_args=(-d 1 --rate "${load#rate}") ;;
+                    rate*) scenario="t${threads}_${load}_mix${mix/:/-}"; load_args=(-d 1 --rate "${load#rate}" $spin_arg) ;;
                     *) scenario="t${threads}_d$(printf %02d "$load")_mix${mix/:/-}"; load_args=(-d "$load") ;;
                 esac
                 if [ $((rep % 2)) = 1 ]; then order="a b"; else order="b a"; fi

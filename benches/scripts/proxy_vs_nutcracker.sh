@@ -19,6 +19,10 @@
 # Usage:  benches/scripts/proxy_vs_nutcracker.sh
 # Env:    DURATION=5 (seconds per measurement) REPS=3 CONNS=50 KEYS=100000
 #         DEPTHS="1 16" MIXES="90:10" RATES="20000" (fixed-rate runs, "" for none)
+#         RATE_SPIN=1 (fixed-rate runs busy-wait the last 2 ms before each
+#                    send, --spin: without it the generator's timer is
+#                    about 1 ms late at p50 and its lag, not the server,
+#                    dominates the latency measured from the intended send)
 #         MB=256 (per backend) PROXY_THREADS=1 BACKENDS=memcached|own
 #         NUTCRACKER_BIN=nutcracker
 #         plus those of lib.sh (RINGCACHE_BIN, LOADGEN, SERVER_CPUS, ...).
@@ -36,6 +40,9 @@ KEYS="${KEYS:-100000}"
 DEPTHS="${DEPTHS:-1 16}"
 MIXES="${MIXES:-90:10}"
 RATES="${RATES-20000}"
+RATE_SPIN="${RATE_SPIN:-1}"
+spin_arg=""
+if [ "$RATE_SPIN" = 1 ]; then spin_arg="--spin"; fi
 MB="${MB:-256}"
 PROXY_THREADS="${PROXY_THREADS:-1}"
 BACKENDS="${BACKENDS:-memcached}"
@@ -97,7 +104,7 @@ for rep in $(seq 1 "$REPS"); do
     for load in $DEPTHS $(for r in $RATES; do echo "rate$r"; done); do
         for mix in $MIXES; do
             case "$load" in
-                rate*) scenario="${load}_mix${mix//:/-}"; load_args=(-d 1 --rate "${load#rate}") ;;
+                rate*) scenario="${load}_mix${mix//:/-}"; load_args=(-d 1 --rate "${load#rate}" $spin_arg) ;;
                 *) scenario="d$(printf %02d "$load")_mix${mix//:/-}"; load_args=(-d "$load") ;;
             esac
             if [ $((rep % 2)) = 1 ]; then order="nutcracker ringcache-proxy direct"
