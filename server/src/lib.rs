@@ -30,6 +30,7 @@
 //! - `bin/ringcache.rs`: `main`: CLI, runtime, logging, signals, exporter.
 //! - [`proxy`]: `ringcache proxy`, a node whose executor is the client;
 //!   [`cluster`]: `ringcache cluster`, N nodes and a proxy in one process.
+//! - [`runtime`]: the tokio runtime for `-t` threads (current-thread for one).
 //!
 //! # Tasks and data flow
 //!
@@ -86,6 +87,7 @@ pub mod exec;
 mod listener;
 pub mod metrics;
 pub mod proxy;
+pub mod runtime;
 mod shutdown;
 pub mod status;
 pub mod store;

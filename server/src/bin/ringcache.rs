@@ -116,17 +116,7 @@ fn init_logging(verbose: u8) {
 
 fn run_node(config: NodeConfig) -> ExitCode {
     init_logging(config.verbose);
-    // `-t 1`: a current-thread runtime skips the work-stealing scheduler's
-    // cross-thread bookkeeping (wake-ups through the injection queue, the
-    // idle-worker handshake) on every request.
-    let mut builder = if config.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(config.threads);
-        builder
-    };
-    let runtime = match builder.thread_name("ringcache-worker").enable_all().build() {
+    let runtime = match ringcache_server::runtime::build(config.threads, "ringcache-worker") {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("cannot start the runtime: {error}");

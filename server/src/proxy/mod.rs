@@ -424,16 +424,7 @@ pub fn run(args: ProxyArgs, shutdown: impl Future<Output = ()> + Send) -> ExitCo
             return ExitCode::from(64);
         }
     };
-    // One thread: a current-thread runtime skips the work-stealing
-    // scheduler's cross-thread bookkeeping (the proxy's tasks are all I/O).
-    let mut builder = if config.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(config.threads);
-        builder
-    };
-    let runtime = match builder.thread_name("ringcache-proxy").enable_all().build() {
+    let runtime = match crate::runtime::build(config.threads, "ringcache-proxy") {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("cannot start the runtime: {error}");
