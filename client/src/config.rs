@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::Credentials;
 use crate::error::Error;
+use crate::failover::MAX_RELATIVE_EXPTIME;
 use crate::placement::MAX_REPLICAS;
 use crate::tls::TlsConfig;
 use crate::Client;
@@ -25,9 +26,18 @@ use crate::Client;
 pub enum FailurePolicy {
     /// Route the node's keys to the next node of the ring's replica walk
     /// (twemproxy's `auto_eject_hosts`, libmemcached's and mcrouter's
-    /// failover). Keeps the hit rate up while the node is away; when it
-    /// returns, its keys move back and what it still holds may be stale
-    /// (writes went to the failover node meanwhile).
+    /// failover). Keeps the hit rate up while the node is away.
+    ///
+    /// What the node still holds when it returns would be stale (writes
+    /// went to the failover node meanwhile), so every write routed around
+    /// it is first recorded in its **failover journal**, and before it is
+    /// taken back the journaled keys are deleted on it (or, when the
+    /// journal overflowed [`failover_journal_keys`](Config::failover_journal_keys),
+    /// the node is flushed); writes landing on the failover node get their
+    /// TTL capped at [`failover_ttl`](Config::failover_ttl), so the copies
+    /// left there expire. This covers the writes made through *this*
+    /// client (or proxy) only; docs/hardening.md ("Stale reads after an
+    /// ejection") lists exactly what it does not cover.
     #[default]
     Eject,
     /// Keep the node's keys on it and answer at once without a round trip:
@@ -120,6 +130,26 @@ pub struct Config {
     /// (a staleness bound for values replaced by other processes); zero
     /// keeps hot keys out of memory. Default: zero.
     pub hot_near_ttl: Duration,
+    /// Longest TTL a write gets on a node that is not the key's owner
+    /// because the owner is ejected under [`FailurePolicy::Eject`]
+    /// (mcrouter's `failover_exptime`): an exptime of 0 (never), a longer
+    /// relative one or an absolute one further away becomes this, so the
+    /// copies left on the failover node expire instead of resurfacing when
+    /// the owner is ejected again. Rounded up to whole seconds, at most 30
+    /// days; zero: no cap. Commands that keep an item's TTL (`append`,
+    /// `prepend`, `incr`, `decr`) are left alone. Default: 60 s.
+    pub failover_ttl: Duration,
+    /// Most keys remembered per ejected node (its failover journal, see
+    /// [`FailurePolicy::Eject`]). Past it the journal stops recording and
+    /// the node is sent `flush_all` instead of deletes before it is taken
+    /// back. Memory, held only while the node is out and freed when it
+    /// returns: per key about 34 bytes of hash table plus the key's own
+    /// allocation (its length plus 8, rounded up to 16: 48 bytes for a
+    /// 30-byte key), so a full default journal costs about 5 MiB with
+    /// 30-byte keys and at most about 20 MiB with 250-byte keys, per
+    /// ejected node. Zero: no journal, a node that missed any write is
+    /// flushed before it returns. Default: 65,536.
+    pub failover_journal_keys: usize,
 }
 
 impl Default for Config {
@@ -149,6 +179,8 @@ impl Default for Config {
             drain_removed: false,
             hot_share: 0.01,
             hot_near_ttl: Duration::ZERO,
+            failover_ttl: Duration::from_secs(60),
+            failover_journal_keys: 65_536,
         }
     }
 }
@@ -187,6 +219,8 @@ struct FileConfig {
     drain_removed: Option<bool>,
     hot_share: Option<f64>,
     hot_near_ttl_ms: Option<u64>,
+    failover_ttl_ms: Option<u64>,
+    failover_journal_keys: Option<usize>,
 }
 
 impl Config {
@@ -216,6 +250,8 @@ impl Config {
     /// drain_removed = false        # walk nodes that leave the list
     /// hot_share = 0.01             # 0: no hot-key detection
     /// hot_near_ttl_ms = 0          # hot keys served from memory this long
+    /// failover_ttl_ms = 60000      # TTL cap on failover writes; 0: none
+    /// failover_journal_keys = 65536 # keys remembered per ejected node
     /// ```
     ///
     /// # Errors
@@ -269,7 +305,8 @@ impl Config {
             replicas,
             copy_rate,
             drain_removed,
-            hot_share
+            hot_share,
+            failover_journal_keys
         );
         macro_rules! take_ms {
             ($($file:ident => $field:ident),*) => { $( if let Some(v) = file.$file { c.$field = ms(v); } )* };
@@ -283,7 +320,8 @@ impl Config {
             probe_interval_ms => probe_interval,
             probe_max_interval_ms => probe_max_interval,
             warmup_ms => warmup,
-            hot_near_ttl_ms => hot_near_ttl
+            hot_near_ttl_ms => hot_near_ttl,
+            failover_ttl_ms => failover_ttl
         );
         c.validate()?;
         Ok(c)
@@ -293,7 +331,7 @@ impl Config {
     /// in-flight bound and queue depth, non-zero timeouts, a failure
     /// threshold of at least 1, `max_ejected_share` within `0.0..=1.0`,
     /// `replicas` within `1..=4`, `hot_share` within `0.0..1.0`, a
-    /// non-zero `copy_rate`.
+    /// non-zero `copy_rate`, a `failover_ttl` of at most 30 days.
     ///
     /// # Errors
     ///
@@ -329,6 +367,10 @@ impl Config {
         }
         if self.copy_rate == 0 {
             return bad("copy_rate must be at least 1");
+        }
+        if self.failover_ttl > Duration::from_secs(MAX_RELATIVE_EXPTIME as u64) {
+            // Longer would be read as an absolute Unix time by the nodes.
+            return bad("failover_ttl must be at most 30 days");
         }
         Ok(())
     }
@@ -472,6 +514,14 @@ impl ClientBuilder {
     setter!(
         /// How long hot values may be served from memory (zero: never). Default zero.
         hot_near_ttl: Duration
+    );
+    setter!(
+        /// TTL cap on writes routed around an ejected owner (zero: none). Default 60 s.
+        failover_ttl: Duration
+    );
+    setter!(
+        /// Keys remembered per ejected node before it is flushed instead. Default 65,536.
+        failover_journal_keys: usize
     );
 
     /// Connects to the nodes over TLS ([`TlsConfig`]). Default: plain TCP.

@@ -568,8 +568,8 @@ mod tests {
     use super::*;
 
     /// What the dispatch layer adds to every request before it is queued:
-    /// placement (replica set, previous owners), classification and the
-    /// hot-key count. Against 10 nodes nobody listens on (nothing is sent).
+    /// placement (replica set, previous owners, the failover journal's
+    /// check), classification and the hot-key count. Against 10 nodes nobody listens on (nothing is sent).
     /// `cargo test --release -p ringcache-client --lib -- --ignored
     /// measure_dispatch_overhead --nocapture`
     #[tokio::test]
@@ -598,10 +598,12 @@ mod tests {
             let mut sum = 0usize;
             for i in 0..n {
                 let key = &keys[i % keys.len()];
-                let request = Request::Get(Get {
+                let mut request = Request::Get(Get {
                     keys: vec![key.clone()],
                 });
-                let p = client.place(key).unwrap_or_else(|e| panic!("{e}"));
+                let p = client
+                    .place_request(key, &mut request)
+                    .unwrap_or_else(|e| panic!("{e}"));
                 let (kind, _) = classify(&request).unwrap_or((Kind::Primary, key));
                 let hot = client.record_read(key);
                 sum += p.current_len() + usize::from(hot) + usize::from(kind == Kind::PlainRead);

@@ -12,23 +12,28 @@
 //! after [`probe_interval`](crate::Config::probe_interval), doubling up to
 //! [`probe_max_interval`](crate::Config::probe_max_interval) while it
 //! fails. Only a successful probe brings the node back (twemproxy re-adds
-//! on a timer, blindly). Ejections and returns are logged at `warn`/`info`
-//! and counted (see [`metrics`](crate::metrics)).
+//! on a timer, blindly), and only once the node's failover journal is
+//! replayed on the probe's connection (`journal.rs`: the keys written
+//! elsewhere while it was out are deleted on it, or it is flushed); a
+//! failed replay counts as a failed probe. Ejections and returns are
+//! logged at `warn`/`info` and counted (see [`metrics`](crate::metrics)).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringcache_protocol::{parse_response, Command, Limits, Response};
+use ringcache_protocol::{encode_request, parse_response, Command, Limits, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{Config, FailurePolicy};
 use crate::error::Error;
+use crate::journal;
 use crate::metrics::{
     EJECTED, EJECTED_NODES, EJECTIONS_REFUSED_TOTAL, EJECTIONS_TOTAL, PROBES_TOTAL, RETURNS_TOTAL,
 };
 use crate::pool::NodeInner;
+use crate::tls::NodeStream;
 
 /// Whether a node takes requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +70,11 @@ impl Health {
         } else {
             NodeState::Up
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_ejected_for_test(&self, ejected: bool) {
+        self.ejected.store(ejected, Ordering::Release);
     }
 }
 
@@ -160,7 +170,59 @@ impl Coordinator {
         self.runtime.spawn(probe_until_back(Arc::downgrade(node)));
     }
 
-    /// Brings an ejected node back after a successful probe.
+    /// Replays `node`'s failover journal over `stream` (the probe's
+    /// connection), then brings the node back: round after round while
+    /// writes keep recording keys, the return itself under the journal's
+    /// lock once it is empty (`journal.rs` says why that is race-free).
+    ///
+    /// # Errors
+    ///
+    /// As [`journal::replay`]; the batch that failed is back in the
+    /// journal and the node is still ejected.
+    async fn replay_and_restore(
+        &self,
+        node: &NodeInner,
+        stream: &mut NodeStream,
+    ) -> Result<(), Error> {
+        let name = node.node.name();
+        loop {
+            if node.health.retired.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            let Some(batch) = node.journal.take_or(|| self.restore(node)) else {
+                return Ok(());
+            };
+            if batch.flush() {
+                tracing::warn!(
+                    node = name,
+                    bound = node.journal.bound(),
+                    "failover journal overflowed while the node was out: its contents are \
+                     suspect, flushing it before it is taken back"
+                );
+            } else {
+                tracing::info!(
+                    node = name,
+                    keys = batch.len(),
+                    "deleting the keys written elsewhere while the node was out, before it is \
+                     taken back"
+                );
+            }
+            let result =
+                journal::replay(stream, name, &node.journal, &batch, self.request_timeout).await;
+            if let Err(error) = result {
+                tracing::warn!(
+                    node = name,
+                    %error,
+                    "failover journal replay failed: the node stays out and is probed again"
+                );
+                node.journal.put_back(batch);
+                return Err(error);
+            }
+        }
+    }
+
+    /// Brings an ejected node back after a successful probe. Called with
+    /// its journal's lock held (and that journal empty).
     fn restore(&self, node: &NodeInner) {
         let name = node.node.name();
         let mut counts = self.counts();
@@ -197,47 +259,74 @@ impl Coordinator {
     }
 
     /// `version` on a fresh connection, within the connect and request
-    /// timeouts.
-    async fn probe(&self, address: &str) -> Result<(), Error> {
-        let stream = self.dialer.dial(address).await?;
-        tokio::time::timeout(self.request_timeout, version(stream, address))
-            .await
-            .map_err(|_| Error::timeout(address))?
+    /// timeouts; the connection, for the journal's replay.
+    async fn probe(&self, address: &str) -> Result<NodeStream, Error> {
+        let mut stream = self.dialer.dial(address).await?;
+        let version = [Request::Version];
+        match exchange(&mut stream, address, &version, self.request_timeout)
+            .await?
+            .as_slice()
+        {
+            [Response::Version(_)] => Ok(stream),
+            other => Err(Error::protocol(
+                address,
+                format!("probe got {other:?} to version"),
+            )),
+        }
     }
 }
 
-async fn version<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+/// Writes `requests` in one write on a connection of its own (the probe's)
+/// and reads one reply to each, all within `timeout`.
+pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     address: &str,
-) -> Result<(), Error> {
+    requests: &[Request],
+    timeout: Duration,
+) -> Result<Vec<Response>, Error> {
+    tokio::time::timeout(timeout, exchange_inner(stream, address, requests))
+        .await
+        .map_err(|_| Error::timeout(address))?
+}
+
+async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    address: &str,
+    requests: &[Request],
+) -> Result<Vec<Response>, Error> {
+    let mut out = BytesMut::new();
+    for r in requests {
+        encode_request(r, &mut out);
+    }
     stream
-        .write_all(b"version\r\n")
+        .write_all(&out)
         .await
         .map_err(|e| Error::io(address, e))?;
-    let mut buf = BytesMut::with_capacity(256);
-    loop {
-        let n = stream
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| Error::io(address, e))?;
-        match parse_response(&mut buf, Command::Version, &Limits::default()) {
-            Ok(Some((Response::Version(_), _))) => return Ok(()),
-            Ok(Some((other, _))) => {
-                return Err(Error::protocol(
-                    address,
-                    format!("probe got {other:?} to version"),
-                ))
+    let limits = Limits::default();
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut replies = Vec::with_capacity(requests.len());
+    for r in requests {
+        // Only commands are sent here; the fallback is never taken.
+        let command = r.command().unwrap_or(Command::Version);
+        loop {
+            match parse_response(&mut buf, command, &limits) {
+                Ok(Some((reply, _))) => {
+                    replies.push(reply);
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Error::protocol(address, e.to_string())),
             }
-            Ok(None) if n == 0 => {
-                return Err(Error::protocol(
-                    address,
-                    "closed before answering the probe",
-                ))
+            let n = stream
+                .read_buf(&mut buf)
+                .await
+                .map_err(|e| Error::io(address, e))?;
+            if n == 0 {
+                return Err(Error::protocol(address, "closed before answering"));
             }
-            Ok(None) => {}
-            Err(e) => return Err(Error::protocol(address, e.to_string())),
         }
     }
+    Ok(replies)
 }
 
 /// The probe task of one ejected node: ends when the node is back, leaves
@@ -254,16 +343,21 @@ async fn probe_until_back(node: Weak<NodeInner>) {
             return;
         }
         let name = node.node.name();
-        match coordinator.probe(name).await {
-            Ok(()) => {
+        let probed = match coordinator.probe(name).await {
+            Ok(mut stream) => {
                 metrics::counter!(PROBES_TOTAL, "node" => name.to_owned(), "status" => "ok")
                     .increment(1);
-                coordinator.restore(&node);
-                return;
+                coordinator.replay_and_restore(&node, &mut stream).await
             }
             Err(error) => {
                 metrics::counter!(PROBES_TOTAL, "node" => name.to_owned(), "status" => "error")
                     .increment(1);
+                Err(error)
+            }
+        };
+        match probed {
+            Ok(()) => return,
+            Err(error) => {
                 tracing::debug!(node = name, %error, next_in = ?wait * 2, "probe failed");
                 wait = (wait * 2).min(coordinator.probe_max_interval);
             }

@@ -63,6 +63,15 @@
 //!   [`Config::failure_threshold`] consecutive failures take a node out
 //!   (never more than [`Config::max_ejected_share`] of the nodes), a probe
 //!   (`version` on a fresh connection, exponential backoff) brings it back.
+//! - **Returning nodes are never stale** for this client's writes: under
+//!   [`FailurePolicy::Eject`] every write routed around an ejected node is
+//!   first recorded in that node's failover journal (at most
+//!   [`Config::failover_journal_keys`] keys), and before the node is taken
+//!   back those keys are deleted on it (or it is flushed, if the journal
+//!   overflowed); writes landing on the failover node get their TTL capped
+//!   at [`Config::failover_ttl`]. Writes by other processes are not in this
+//!   process's journal: `docs/hardening.md` ("Stale reads after an
+//!   ejection") lists what is and is not covered.
 //!
 //! # Layout
 //!
@@ -89,6 +98,9 @@
 //!   access, over a connection of its own.
 //! - `conn.rs`: the task that owns one pipelined TCP connection.
 //! - `health.rs`: failure counting, ejection, probes, [`NodeState`].
+//! - `journal.rs`: the failover journal and its replay before a return;
+//!   `failover.rs`: which requests are writes, journaling them before they
+//!   are sent around an ejected node, the TTL cap.
 //! - `ops.rs`: the typed commands and their outcomes ([`Item`],
 //!   [`StoreOutcome`], [`CasOutcome`], [`GetMany`], ...).
 //! - `key.rs`: [`validate_key`]. `error.rs`: [`Error`].
@@ -118,9 +130,11 @@ mod dispatch;
 mod drain;
 mod dump;
 mod error;
+mod failover;
 mod health;
 mod hot;
 mod hot_reads;
+mod journal;
 mod key;
 mod membership;
 pub mod metrics;

@@ -10,6 +10,7 @@ use ringcache_protocol::{Request, Response, Value};
 
 use crate::dispatch::{is_miss, join_all, with_keys, Kind, ReadOrder};
 use crate::error::Error;
+use crate::failover::written_keys;
 use crate::key::routing_key;
 use crate::ops::{chunks, NodeFailure};
 use crate::placement::Placement;
@@ -70,13 +71,25 @@ impl Client {
             return Ok(reply);
         }
         let hot = self.hot_reads(keys, kind);
+        // gat/gats change TTLs: journaled and capped where they fail over.
+        let writes = !written_keys(request).is_empty();
+        let mut capped = vec![false; keys.len()];
         let (placements, starts) = {
             let topology = self.inner.topology.load();
             let config = &self.inner.config;
             let mut placements = Vec::with_capacity(keys.len());
             let mut starts = Vec::with_capacity(keys.len());
-            for (key, &hot) in keys.iter().zip(&hot) {
-                let placement = topology.place(&routing_key(key), config);
+            for (i, (key, &hot)) in keys.iter().zip(&hot).enumerate() {
+                let route = routing_key(key);
+                let mut placement = topology.place(&route, config);
+                if writes && placement.as_ref().is_ok_and(|p| p.routes_around()) {
+                    placement = self.journal_write(&route, std::slice::from_ref(key)).map(
+                        |(p, outside)| {
+                            capped[i] = outside && self.failover_cap().is_some();
+                            p
+                        },
+                    );
+                }
                 starts.push(match &placement {
                     Ok(p) if kind == Kind::PlainRead => self.read_start(p, hot),
                     _ => 0,
@@ -85,7 +98,9 @@ impl Client {
             }
             (placements, starts)
         };
-        let (mut first, error_reply) = self.first_round(request, keys, &placements, &starts).await;
+        let (mut first, error_reply) = self
+            .first_round(request, keys, &placements, &starts, &capped)
+            .await;
         reply.error_reply = error_reply;
         // Follow-ups, in parallel: keys that missed or failed and have
         // another node to ask.
@@ -100,7 +115,10 @@ impl Client {
             if !retry {
                 return None;
             }
-            let single = with_keys(request, vec![keys[i].clone()]);
+            let mut single = with_keys(request, vec![keys[i].clone()]);
+            if capped[i] {
+                self.cap(&mut single);
+            }
             let start = starts[i];
             let key = &keys[i];
             Some(async move {
@@ -162,17 +180,19 @@ impl Client {
             .collect()
     }
 
-    /// One request per first node, all in parallel.
+    /// One request per first node, all in parallel; per node, the keys
+    /// whose TTL is `capped` (failover gat/gats) in requests of their own.
     async fn first_round(
         &self,
         request: &Request,
         keys: &[Bytes],
         placements: &[Result<Placement, Error>],
         starts: &[usize],
+        capped: &[bool],
     ) -> (Vec<First>, Option<Response>) {
         let mut error_reply = None;
-        let mut groups: Vec<(NodeHandle, Vec<usize>)> = Vec::new();
-        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        let mut groups: Vec<(NodeHandle, bool, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<(&str, bool), usize> = HashMap::new();
         let mut first: Vec<Option<First>> = Vec::with_capacity(keys.len());
         for (i, placement) in placements.iter().enumerate() {
             let p = match placement {
@@ -188,22 +208,26 @@ impl Client {
                 continue;
             };
             first.push(None);
-            match group_of.get(h.name()) {
-                Some(&g) => groups[g].1.push(i),
+            let group = (h.name(), capped[i]);
+            match group_of.get(&group) {
+                Some(&g) => groups[g].2.push(i),
                 None => {
-                    group_of.insert(h.name(), groups.len());
-                    groups.push((h.clone(), vec![i]));
+                    group_of.insert(group, groups.len());
+                    groups.push((h.clone(), capped[i], vec![i]));
                 }
             }
         }
         // Queue every request first, then wait: all nodes work at once.
         let mut pending = Vec::new();
-        for (handle, positions) in &groups {
+        for (handle, capped, positions) in &groups {
             let mut at = 0;
             for chunk in chunks(positions.iter().map(|&i| keys[i].clone()).collect()) {
                 let these = &positions[at..at + chunk.len()];
                 at += chunk.len();
-                let sub = with_keys(request, chunk);
+                let mut sub = with_keys(request, chunk);
+                if *capped {
+                    self.cap(&mut sub);
+                }
                 pending.push((handle, these, handle.submit(sub).await));
             }
         }

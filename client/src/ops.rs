@@ -163,15 +163,14 @@ impl Client {
         request: impl FnOnce(Bytes) -> Request,
     ) -> Result<Option<(Response, String)>, Error> {
         validate_key(key)?;
-        let placement = self.place(key)?;
+        let mut request = request(Bytes::copy_from_slice(key));
+        let placement = self.place_request(key, &mut request)?;
         let node = match (placement.primary(), &placement.fast_miss) {
             (Some(h), _) => h.name().to_owned(),
             (None, Some(_)) if miss_ok => return Ok(None),
             (None, _) => return Err(placement.unavailable()),
         };
-        let response = self
-            .run(placement, request(Bytes::copy_from_slice(key)))
-            .await?;
+        let response = self.run(placement, request).await?;
         Ok(Some((response, node)))
     }
 

@@ -7,6 +7,13 @@
 //! [`FailurePolicy::FastMiss`] only the first `replicas` nodes of the walk
 //! count; when none of them is up the key is a fast miss.
 //!
+//! A placement that skipped one of the first `replicas` nodes of the walk
+//! because it is ejected under [`FailurePolicy::Eject`] says so
+//! ([`Placement::routes_around`]): a write must then record its key in
+//! those **displaced** nodes' failover journals before it is sent
+//! (`failover.rs`, `journal.rs`), and [`Topology::place_around`] names
+//! them. A placement that found none costs what it cost before.
+//!
 //! During a warm-up window (`warmup.rs`) the key's **previous owners**
 //! follow: its replica set in the ring before the change, less the nodes
 //! still in the current set and the ejected ones. Reads fall through the
@@ -21,6 +28,7 @@ use ringcache_ring::Ring;
 use crate::config::{Config, FailurePolicy};
 use crate::error::Error;
 use crate::pool::NodeHandle;
+use crate::route::Routed;
 use crate::topology::Topology;
 use crate::warmup::Warmup;
 
@@ -40,6 +48,25 @@ pub(crate) struct Placement {
     pub(crate) fast_miss: Option<NodeHandle>,
     /// The window the previous owners come from, when there are any.
     pub(crate) warmup: Option<Arc<Warmup>>,
+    /// How many natural replicas (of the first `replicas` of the walk)
+    /// were skipped because they are ejected under
+    /// [`FailurePolicy::Eject`]. Only a count: which ones is found again on
+    /// the cold path that needs it ([`Topology::place_around`]), so the
+    /// common placement stays as cheap as before. A `usize`, like its
+    /// neighbours: a one-byte field costs a store-forwarding stall each
+    /// time the placement is moved (measured).
+    displaced: usize,
+}
+
+/// How a placement routes around ejected natural replicas
+/// ([`Topology::place_around`]).
+#[derive(Debug, Default)]
+pub(crate) struct Around {
+    /// Natural replicas (the first `replicas` of the walk) skipped because
+    /// they are ejected under [`FailurePolicy::Eject`].
+    pub(crate) displaced: Vec<NodeHandle>,
+    /// Whether the replica set holds a node outside the natural replicas.
+    pub(crate) outside: bool,
 }
 
 impl Placement {
@@ -50,6 +77,7 @@ impl Placement {
             len: 0,
             fast_miss: None,
             warmup: None,
+            displaced: 0,
         }
     }
 
@@ -98,6 +126,13 @@ impl Placement {
             .unwrap_or(usize::MAX)
     }
 
+    /// Whether the placement routes around an ejected natural replica
+    /// (a write must be journaled: `failover.rs`).
+    #[inline]
+    pub(crate) fn routes_around(&self) -> bool {
+        self.displaced != 0
+    }
+
     /// Whether reads may still warm from the previous owners.
     pub(crate) fn warming(&self) -> bool {
         self.current < self.len && self.warmup.as_ref().is_some_and(|w| w.warming())
@@ -116,6 +151,8 @@ impl Placement {
 }
 
 /// Pushes the first `replicas` usable nodes of `key`'s walk in `ring`.
+/// Under [`FailurePolicy::Eject`] (the current ring's walk) the ejected
+/// nodes among the first `replicas` are counted as displaced.
 fn walk(
     placement: &mut Placement,
     ring: &Ring,
@@ -130,14 +167,20 @@ fn walk(
         FailurePolicy::Eject => handles.len(),
         FailurePolicy::FastMiss => replicas,
     };
-    for id in ring.replica_ids(key, considered) {
+    for (position, id) in ring.replica_ids(key, considered).enumerate() {
         let Some(h) = handles.get(id.index()) else {
             continue;
         };
         if first.is_none() {
             first = Some(h.clone());
         }
-        if h.is_ejected() || placement.holds(h) {
+        if h.is_ejected() {
+            if position < replicas && policy == FailurePolicy::Eject {
+                placement.displaced += 1;
+            }
+            continue;
+        }
+        if placement.holds(h) {
             continue;
         }
         placement.push(h);
@@ -150,6 +193,48 @@ fn walk(
 }
 
 impl Topology {
+    #[inline]
+    fn handle(&self, i: usize) -> Result<&NodeHandle, Error> {
+        self.handles.get(i).ok_or(Error::NoNodes)
+    }
+
+    /// [`place`](Topology::place), and which ejected natural replicas the
+    /// placement routes around, and whether it took a node outside them:
+    /// what a write must journal and cap (`failover.rs`). Found by walking
+    /// the natural replicas again: a placement that has none to name costs
+    /// nothing for it. A node ejected or back between the two looks is
+    /// named as it is now (the journal's check under its lock decides).
+    ///
+    /// # Errors
+    ///
+    /// As [`place`](Topology::place).
+    #[cold]
+    pub(crate) fn place_around(
+        &self,
+        key: &[u8],
+        config: &Config,
+    ) -> Result<(Placement, Around), Error> {
+        let p = self.place(key, config)?;
+        let mut around = Around::default();
+        if config.failure_policy != FailurePolicy::Eject {
+            return Ok((p, around));
+        }
+        let natural: Vec<&NodeHandle> = self
+            .ring
+            .replica_ids(key, config.replicas)
+            .filter_map(|id| self.handles.get(id.index()))
+            .collect();
+        around.displaced = natural
+            .iter()
+            .filter(|h| h.is_ejected())
+            .map(|&h| h.clone())
+            .collect();
+        around.outside = p
+            .current()
+            .any(|h| !natural.iter().any(|n| Arc::ptr_eq(&n.inner, &h.inner)));
+        Ok((p, around))
+    }
+
     /// Places `key` (already validated): its replica set and, during a
     /// warm-up window, its previous owners.
     ///
@@ -160,12 +245,13 @@ impl Topology {
         let mut p = Placement::empty();
         if config.replicas == 1 {
             // The common case, as cheap as a plain lookup.
-            let (i, fast_miss) = self.route_index(key, config.failure_policy)?;
-            let h = self.handles.get(i).ok_or(Error::NoNodes)?;
-            if fast_miss {
-                p.fast_miss = Some(h.clone());
-            } else {
-                p.push(h);
+            match self.route_index(key, config.failure_policy)? {
+                Routed::Owner(i) => p.push(self.handle(i)?),
+                Routed::FastMiss(i) => p.fast_miss = Some(self.handle(i)?.clone()),
+                Routed::Failover(i) => {
+                    p.push(self.handle(i)?);
+                    p.displaced = 1;
+                }
             }
         } else {
             let first = walk(

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::conn::{is_pipelinable, Conn, ConnSettings, Job};
 use crate::error::Error;
 use crate::health::{Coordinator, Health, NodeState};
+use crate::journal::Journal;
 use crate::metrics::{NodeMetrics, Status, EJECTED, IN_FLIGHT};
 
 /// A cache node as the client holds it: its name and weight, a small pool
@@ -32,6 +33,8 @@ pub(crate) struct NodeInner {
     conns: Vec<Conn>,
     next: AtomicUsize,
     pub(crate) health: Health,
+    /// Keys written elsewhere while the node is ejected (`journal.rs`).
+    pub(crate) journal: Journal,
     metrics: NodeMetrics,
     pub(crate) coordinator: Arc<Coordinator>,
     /// How the connections dial; `dump.rs` dials its own connection with
@@ -76,12 +79,14 @@ impl NodeHandle {
             in_flight: metrics::gauge!(IN_FLIGHT, "node" => node.name().to_owned()),
         });
         metrics::gauge!(EJECTED, "node" => node.name().to_owned()).set(0.0);
+        let node_name = node.name();
         let conns = (0..config.connections_per_node)
             .map(|_| Conn::spawn(Arc::clone(&settings), config.queue_depth, runtime))
             .collect();
         NodeHandle {
             inner: Arc::new(NodeInner {
-                metrics: NodeMetrics::new(node.name()),
+                metrics: NodeMetrics::new(node_name),
+                journal: Journal::new(node_name, config.failover_journal_keys),
                 node,
                 conns,
                 next: AtomicUsize::new(0),

@@ -31,11 +31,26 @@ pub(crate) enum Route<'a> {
     FastMiss(&'a NodeHandle),
 }
 
+/// Where a key goes, as indexes into a topology's handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Routed {
+    /// The owner, in service.
+    Owner(usize),
+    /// The owner, ejected under [`FailurePolicy::FastMiss`].
+    FastMiss(usize),
+    /// The owner is ejected under [`FailurePolicy::Eject`]: the next node
+    /// of the replica walk that is up.
+    Failover(usize),
+}
+
 impl Topology {
     /// Routes `key` (already validated).
     #[inline]
     pub(crate) fn route(&self, key: &[u8], policy: FailurePolicy) -> Result<Route<'_>, Error> {
-        let (i, fast_miss) = self.route_index(key, policy)?;
+        let (i, fast_miss) = match self.route_index(key, policy)? {
+            Routed::Owner(i) | Routed::Failover(i) => (i, false),
+            Routed::FastMiss(i) => (i, true),
+        };
         let h = self.handles.get(i).ok_or(Error::NoNodes)?;
         Ok(if fast_miss {
             Route::FastMiss(h)
@@ -44,31 +59,26 @@ impl Topology {
         })
     }
 
-    /// Routes `key` to an index into `handles`, and whether that node is
-    /// to be answered as a fast miss.
+    /// Routes `key` to an index into `handles`.
     #[inline]
-    pub(crate) fn route_index(
-        &self,
-        key: &[u8],
-        policy: FailurePolicy,
-    ) -> Result<(usize, bool), Error> {
+    pub(crate) fn route_index(&self, key: &[u8], policy: FailurePolicy) -> Result<Routed, Error> {
         let id = self.ring.lookup_id(key).ok_or(Error::NoNodes)?;
         if !self.is_ejected(id) {
-            return Ok((id.index(), false));
+            return Ok(Routed::Owner(id.index()));
         }
         match policy {
-            FailurePolicy::FastMiss => Ok((id.index(), true)),
+            FailurePolicy::FastMiss => Ok(Routed::FastMiss(id.index())),
             FailurePolicy::Eject => self.failover(key),
         }
     }
 
     #[cold]
-    fn failover(&self, key: &[u8]) -> Result<(usize, bool), Error> {
+    fn failover(&self, key: &[u8]) -> Result<Routed, Error> {
         self.ring
             .replica_ids(key, self.handles.len())
             .skip(1)
             .find(|&id| !self.is_ejected(id))
-            .map(|id| (id.index(), false))
+            .map(|id| Routed::Failover(id.index()))
             .ok_or(Error::NoNodes)
     }
 
@@ -148,11 +158,11 @@ impl Client {
     pub async fn execute_on(
         &self,
         key: impl AsRef<[u8]>,
-        request: Request,
+        mut request: Request,
     ) -> Result<Response, Error> {
         let key = key.as_ref();
         validate_key(key)?;
-        let placement = self.place(key)?;
+        let placement = self.place_request(key, &mut request)?;
         self.run(placement, request).await
     }
 
@@ -167,13 +177,25 @@ impl Client {
     ///
     /// [`Error::Client`] for a request that does not name exactly one key;
     /// otherwise as [`Client::execute_on`].
-    pub async fn execute(&self, request: Request) -> Result<Response, Error> {
+    pub async fn execute(&self, mut request: Request) -> Result<Response, Error> {
         let Some((_, key)) = classify(&request) else {
             return Err(Error::Client(
                 "execute takes a request naming one key".into(),
             ));
         };
-        let placement = self.place(&routing_key(key))?;
+        // The key borrows the request: place first, and only a write
+        // routed around an ejected node (cold) copies the routing key to
+        // journal and cap the request.
+        let (placement, around) = {
+            let route = routing_key(key);
+            let placement = self.place(&route)?;
+            let around = placement.routes_around().then(|| route.into_owned());
+            (placement, around)
+        };
+        let placement = match around {
+            Some(route) => self.fail_over(&route, placement, &mut request)?,
+            None => placement,
+        };
         self.run(placement, request).await
     }
 

@@ -20,18 +20,19 @@
 //! this client never sent for the key, or a phase other than the one it
 //! was sent with. A read is **stale** if it is a value this client wrote
 //! for the key, but older than the newest one the proxy acknowledged
-//! (`STORED`) for it before the get was sent: a wrong value, counted and
-//! printed, never hidden. With the eject policy it is inherent (see
-//! docs/hardening.md, "Stale reads after an ejection"): while a node is
-//! out its keys are written to the next node; when it is back, reads go to
-//! it again and find what it held before. So each stale read must be
-//! explained by that, or the test fails: the key belongs to the node that
-//! was stalled (a killed node comes back empty), it was read after the
-//! SIGCONT, and the value was written before the node was seen back. A
-//! marker key of the stalled node, written before the stall and again
-//! while it is ejected, shows the hazard whatever the timing: with eject
-//! it reads back its pre-stall value after the return; with fast-miss the
-//! write during the ejection is refused, and no read may be stale at all.
+//! (`STORED`) for it before the get was sent: a wrong value. Under either
+//! policy a stale read fails the test. With eject, the stalled node still
+//! holds its pre-stall values when it returns, and its keys were written
+//! to the next node meanwhile; the proxy's client journals those keys and
+//! deletes them on the node before taking it back (docs/hardening.md,
+//! "Stale reads after an ejection"), so a read after the return finds the
+//! new value or a miss. A marker key of the stalled node, written before
+//! the stall and again while it is ejected, shows it whatever the timing:
+//! with eject it must not read back its pre-stall value after the return
+//! (it reads a miss: deleted on the node, the copy on the next node no
+//! longer routed to); with fast-miss the write during the ejection is
+//! refused and the read gives the pre-stall value, which is then the last
+//! acknowledged one.
 //!
 //! Misses are allowed (a restarted node is empty; fast-miss answers
 //! misses for an ejected node's keys). The two tests run one after the
@@ -591,28 +592,21 @@ fn kill_and_stall_nodes_behind_the_proxy() {
          read after the return {marker_after:?}"
     );
     // The marker's write during the ejection went to the next node and was
-    // acknowledged; what the read after the return gives is printed (the
-    // pre-stall value: the hazard this test's stale count measures).
+    // acknowledged; the node was invalidated before its return, so the
+    // read after it is a miss, never the pre-stall value.
     assert_eq!(marker_during, "STORED\r\n");
     assert!(
-        matches!(
-            marker_after.as_deref(),
-            Some("before-stall" | "during-stall")
-        ),
-        "marker read back {marker_after:?}"
+        matches!(marker_after.as_deref(), None | Some("during-stall")),
+        "marker read back {marker_after:?} after the stalled node's return"
     );
-    for s in &stale {
-        assert!(
-            s.owner == 1 && s.at >= resumed && s.read.1 <= STOPPED,
-            "a stale read that an ejection does not explain \
-             (owner node {}, read {:?} after SIGCONT, version {}@{} with {} acknowledged): {s:?}",
-            s.owner,
-            s.at.checked_duration_since(resumed),
-            s.read.0,
-            s.read.1,
-            s.acked
-        );
-    }
+    let after_resume: Vec<_> = stale
+        .iter()
+        .map(|s| (s.owner, s.at.checked_duration_since(resumed)))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "stale reads with eject (owner node, time after SIGCONT): {after_resume:?}: {stale:#?}"
+    );
 }
 
 #[test]
