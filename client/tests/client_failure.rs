@@ -9,7 +9,7 @@ mod live;
 use std::time::Duration;
 
 use bytes::Bytes;
-use live::{builder, wait_for, InProcNode, Memcached};
+use live::{builder, state_of, wait_for, InProcNode, Memcached};
 use ringcache_client::{Client, ClientBuilder, Error, FailurePolicy, NodeState};
 
 const TTL: Duration = Duration::from_secs(300);
@@ -23,15 +23,6 @@ fn fast_failing(names: &[String], policy: FailurePolicy) -> ClientBuilder {
         .probe_interval(Duration::from_millis(20))
         .probe_max_interval(Duration::from_millis(200))
         .request_timeout(Duration::from_millis(500))
-}
-
-fn state_of(client: &Client, name: &str) -> NodeState {
-    client
-        .node_states()
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, s)| s)
-        .unwrap()
 }
 
 /// Keys routed to `name` (by the ring, all nodes up).

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ringcache_client::{Client, ClientBuilder};
+use ringcache_client::{Client, ClientBuilder, NodeState};
 use ringcache_server::{serve_with, Node, NodeConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -126,6 +126,17 @@ impl Memcached {
         self.addr.to_string()
     }
 
+    /// Sends `signal` (`"STOP"`, `"CONT"`...) to the process: a stall
+    /// (SIGSTOP) leaves its items in place, unlike a kill.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -s {signal} {pid}");
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -159,6 +170,16 @@ where
         // Back off a little so a polling loop does not spin a core.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The state `client` holds for the node `name`.
+pub fn state_of(client: &Client, name: &str) -> NodeState {
+    client
+        .node_states()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, s)| s)
+        .unwrap()
 }
 
 /// A client for these node names with test-friendly timeouts.
