@@ -12,7 +12,10 @@
 //!   flushed (a key nobody rewrote is gone too);
 //! - `failover_writes_get_their_ttl_capped`: a write landing on the
 //!   failover node lives at most `failover_ttl` there; writes to a key's
-//!   own node are not capped.
+//!   own node are not capped;
+//! - `with_two_replicas_the_ejected_replica_is_invalidated_too`: the
+//!   stalled node is the key's first replica; after its return the read
+//!   starting there finds the new value on the second one.
 
 #![allow(clippy::unwrap_used)]
 
@@ -289,4 +292,29 @@ async fn failover_writes_get_their_ttl_capped() {
     client.set(&keys[0], "back", TTL).await.unwrap();
     let ttl = ttl_on(&name, &keys[0]).await.unwrap();
     assert!(ttl > 30, "a write after the return was capped: {ttl}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_replicas_the_ejected_replica_is_invalidated_too() {
+    let cluster = Cluster::start().await;
+    let client = stalling(&cluster.names).replicas(2).build().await.unwrap();
+    let victim = &cluster.nodes[1];
+    let name = victim.name();
+    // Keys whose first replica is the victim.
+    let keys = keys_of(&client, &name, "replicated:", 2);
+    let (k, probe) = (&keys[0], &keys[1]);
+    client.set(k, "v1", TTL).await.unwrap();
+
+    stall_until_ejected(&client, victim, probe).await;
+    // Written to the second replica and to the node after it (outside the
+    // natural pair: capped at 60 s).
+    client.set(k, "v2", TTL).await.unwrap();
+
+    resume_until_back(&client, victim).await;
+    // Reads start at the victim again: deleted there, they fall through to
+    // the second replica, which has the new value.
+    assert_eq!(client.get(k).await.unwrap().unwrap().value, "v2");
+    let on_victim = direct(&name).await;
+    let held = on_victim.get(k).await.unwrap().map(|i| i.value);
+    assert_ne!(held.as_deref(), Some(&b"v1"[..]), "v1 survived the return");
 }
