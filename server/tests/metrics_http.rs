@@ -131,6 +131,13 @@ fn node_metrics_over_http_follow_the_traffic() {
         roundtrip(&mut s, too_large.as_bytes(), b"\r\n"),
         b"SERVER_ERROR object too large for cache\r\n"
     );
+    // The error comes as soon as the line is read, like memcached's, while
+    // the node may still be swallowing the 2 MiB data block: a reply to the
+    // next request proves it has read all of it (read_bytes_total below).
+    assert_eq!(
+        roundtrip(&mut s, b"version\r\n", b"\r\n"),
+        b"VERSION 1.6.18\r\n"
+    );
 
     let (status, text) = http_get(node.metrics, "/metrics");
     assert_eq!(status, "HTTP/1.1 200 OK");
