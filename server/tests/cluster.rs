@@ -378,6 +378,12 @@ fn proxy_binary_starts_serves_and_exits_0_on_sigterm() {
     assert_eq!(stat(node_addr, "curr_items"), 1);
     let reply = String::from_utf8(roundtrip(&mut s, b"stats settings\r\n", b"END\r\n")).unwrap();
     assert!(reply.contains("STAT ring_scheme ketama\r\n"), "{reply}");
+    // The client's failover defaults (failover journal and TTL cap).
+    assert!(reply.contains("STAT failover_ttl_ms 60000\r\n"), "{reply}");
+    assert!(
+        reply.contains("STAT failover_journal_keys 65536\r\n"),
+        "{reply}"
+    );
     drop(s);
     assert_eq!(terminate_and_wait(&mut proxy), 0);
     assert_eq!(terminate_and_wait(&mut node), 0);

@@ -89,7 +89,8 @@
 //!   `hot_keys`, and per node `node_state:<host:port> up|ejected` and
 //!   `node_errors:<host:port>`;
 //!   `stats settings` the client's settings (`replicas`, `warmup_ms`,
-//!   `drain_removed`, `hot_share`, `hot_near_ttl_ms` among them); `stats
+//!   `drain_removed`, `hot_share`, `hot_near_ttl_ms`, `failover_ttl_ms`,
+//!   `failover_journal_keys` among them); `stats
 //!   reset` zeroes the counters.
 //! - `--metrics ADDR:PORT` serves Prometheus text at `/metrics`: the
 //!   node's `ringcache_commands_total{command,status}`, latency, protocol

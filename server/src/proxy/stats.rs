@@ -184,6 +184,8 @@ impl ProxyStats {
                 format!("{:?}", config.failure_policy).to_lowercase(),
             ),
             Stat::uint("failure_threshold", config.failure_threshold.into()),
+            Stat::uint("failover_ttl_ms", config.failover_ttl.as_millis() as u64),
+            Stat::uint("failover_journal_keys", config.failover_journal_keys as u64),
             Stat::uint("connections_per_node", config.connections_per_node as u64),
             Stat::uint(
                 "request_timeout_ms",
