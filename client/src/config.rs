@@ -42,9 +42,12 @@ pub enum FailurePolicy {
     Eject,
     /// Keep the node's keys on it and answer at once without a round trip:
     /// reads miss (`Ok(None)`, `get_many` lists them as failed), writes fail
-    /// with [`Error::NodeDown`]. No key moves, so no stale read when the
-    /// node returns; the cost is misses (and load on the backing store)
-    /// while it is away.
+    /// with [`Error::NodeDown`]. No key moves; the cost is misses (and load
+    /// on the backing store) while it is away. A write refused meanwhile (a
+    /// `delete` after a database update, say) is still recorded in the
+    /// node's failover journal, so the value it meant to replace is
+    /// deleted on the node before the node is taken back (with more than
+    /// one replica, the same for the writes that reached only the others).
     FastMiss,
 }
 

@@ -1,9 +1,11 @@
 //! What a write does when its key's placement routes around an ejected
-//! node ([`FailurePolicy::Eject`](crate::FailurePolicy::Eject)): it is
-//! recorded in that node's failover journal (`journal.rs`) **before** it
-//! is sent, and, when it lands on a node outside the key's natural
-//! replica set, its TTL is capped at
-//! [`Config::failover_ttl`](crate::Config::failover_ttl).
+//! node: it is recorded in that node's failover journal (`journal.rs`)
+//! **before** it is sent (under
+//! [`FailurePolicy::Eject`](crate::FailurePolicy::Eject)) or refused (under
+//! [`FailurePolicy::FastMiss`](crate::FailurePolicy::FastMiss), where the
+//! node would otherwise keep the value the write meant to replace), and,
+//! when it lands on a node outside the key's natural replica set, its TTL
+//! is capped at [`Config::failover_ttl`](crate::Config::failover_ttl).
 //!
 //! A write is anything that is not a plain or exact read: every storage
 //! command, `delete`, `incr`/`decr`, `touch`, `gat`/`gats` (they change

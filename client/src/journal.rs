@@ -10,6 +10,9 @@
 //! once a probe brings it back, reads of every key written or deleted
 //! during the ejection would be served its old value until the item
 //! expired: cache-aside's "update the database, delete the key" lost.
+//! Under [`FailurePolicy::FastMiss`](crate::FailurePolicy::FastMiss) no
+//! key moves, but the same delete fails while the node is out and the
+//! node keeps the old value: its journal records refused writes too.
 //!
 //! # What the client does
 //!

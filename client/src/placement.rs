@@ -8,11 +8,11 @@
 //! count; when none of them is up the key is a fast miss.
 //!
 //! A placement that skipped one of the first `replicas` nodes of the walk
-//! because it is ejected under [`FailurePolicy::Eject`] says so
+//! because it is ejected, under either policy, says so
 //! ([`Placement::routes_around`]): a write must then record its key in
-//! those **displaced** nodes' failover journals before it is sent
-//! (`failover.rs`, `journal.rs`), and [`Topology::place_around`] names
-//! them. A placement that found none costs what it cost before.
+//! those **displaced** nodes' failover journals before it is sent or
+//! refused (`failover.rs`, `journal.rs`), and [`Topology::place_around`]
+//! names them. A placement that found none costs what it cost before.
 //!
 //! During a warm-up window (`warmup.rs`) the key's **previous owners**
 //! follow: its replica set in the ring before the change, less the nodes
@@ -151,8 +151,9 @@ impl Placement {
 }
 
 /// Pushes the first `replicas` usable nodes of `key`'s walk in `ring`.
-/// Under [`FailurePolicy::Eject`] (the current ring's walk) the ejected
-/// nodes among the first `replicas` are counted as displaced.
+/// With `count_displaced` (the current ring's walk, not a warm-up's
+/// previous one) the ejected nodes among the first `replicas` are counted
+/// as displaced, under either policy.
 fn walk(
     placement: &mut Placement,
     ring: &Ring,
@@ -160,6 +161,7 @@ fn walk(
     key: &[u8],
     replicas: usize,
     policy: FailurePolicy,
+    count_displaced: bool,
 ) -> Option<NodeHandle> {
     let mut first = None;
     let mut taken = 0;
@@ -175,7 +177,7 @@ fn walk(
             first = Some(h.clone());
         }
         if h.is_ejected() {
-            if position < replicas && policy == FailurePolicy::Eject {
+            if position < replicas && count_displaced {
                 placement.displaced += 1;
             }
             continue;
@@ -216,9 +218,6 @@ impl Topology {
     ) -> Result<(Placement, Around), Error> {
         let p = self.place(key, config)?;
         let mut around = Around::default();
-        if config.failure_policy != FailurePolicy::Eject {
-            return Ok((p, around));
-        }
         let natural: Vec<&NodeHandle> = self
             .ring
             .replica_ids(key, config.replicas)
@@ -247,7 +246,10 @@ impl Topology {
             // The common case, as cheap as a plain lookup.
             match self.route_index(key, config.failure_policy)? {
                 Routed::Owner(i) => p.push(self.handle(i)?),
-                Routed::FastMiss(i) => p.fast_miss = Some(self.handle(i)?.clone()),
+                Routed::FastMiss(i) => {
+                    p.fast_miss = Some(self.handle(i)?.clone());
+                    p.displaced = 1;
+                }
                 Routed::Failover(i) => {
                     p.push(self.handle(i)?);
                     p.displaced = 1;
@@ -261,6 +263,7 @@ impl Topology {
                 key,
                 config.replicas,
                 config.failure_policy,
+                true,
             )
             .ok_or(Error::NoNodes)?;
             if p.len == 0 {
@@ -279,6 +282,7 @@ impl Topology {
                 key,
                 config.replicas,
                 FailurePolicy::FastMiss,
+                false,
             );
             if p.len > p.current {
                 p.warmup = Some(Arc::clone(w));

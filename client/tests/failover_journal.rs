@@ -318,3 +318,42 @@ async fn with_two_replicas_the_ejected_replica_is_invalidated_too() {
     let held = on_victim.get(k).await.unwrap().map(|i| i.value);
     assert_ne!(held.as_deref(), Some(&b"v1"[..]), "v1 survived the return");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_fast_miss_a_delete_refused_while_out_still_reaches_the_node() {
+    // Cache-aside under fast-miss: the application updates its database
+    // and deletes the key while the key's node is stalled. The delete
+    // fails at once (no key moves), and without the journal the node would
+    // serve the old value again once it is back.
+    let cluster = Cluster::start().await;
+    let client = stalling(&cluster.names)
+        .failure_policy(FailurePolicy::FastMiss)
+        .build()
+        .await
+        .unwrap();
+    let victim = &cluster.nodes[2];
+    let name = victim.name();
+    let keys = keys_of(&client, &name, "fastmiss:", 3);
+    let (k, untouched, probe) = (&keys[0], &keys[1], &keys[2]);
+    client.set(k, "old", TTL).await.unwrap();
+    client.set(untouched, "kept", TTL).await.unwrap();
+
+    stall_until_ejected(&client, victim, probe).await;
+    assert!(
+        client.delete(k).await.is_err(),
+        "fast-miss refuses writes to an ejected node"
+    );
+    assert_eq!(client.node_for(k).unwrap(), name, "no key moves");
+
+    resume_until_back(&client, victim).await;
+    assert_eq!(
+        client.get(k).await.unwrap(),
+        None,
+        "the value the refused delete meant to remove came back"
+    );
+    assert_eq!(
+        client.get(untouched).await.unwrap().map(|i| i.value),
+        Some(bytes::Bytes::from_static(b"kept")),
+        "a key nobody wrote during the stall keeps its value"
+    );
+}
