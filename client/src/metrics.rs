@@ -15,7 +15,7 @@
 //! | `ringcache_client_ejections_refused_total` | counter | `node` | ejections refused by the max ejected share |
 //! | `ringcache_client_returns_total` | counter | `node` | nodes back after a successful probe |
 //! | `ringcache_client_probes_total` | counter | `node`, `status` | probes of ejected nodes (`ok`, `error`) |
-//! | `ringcache_client_failover_writes_total` | counter | `node` | writes routed around the ejected `node` and recorded in its failover journal |
+//! | `ringcache_client_failover_writes_total` | counter | `node` | writes routed around (eject) or refused for (fast-miss) the ejected `node`, recorded in its failover journal |
 //! | `ringcache_client_failover_invalidations_total` | counter | `node`, `kind` | what a returning node's journal replay did: `delete` (keys deleted), `flush` (`flush_all` after an overflow) |
 //! | `ringcache_client_ring_nodes` | gauge | | nodes in the membership ring |
 //! | `ringcache_client_ejected_nodes` | gauge | | nodes out right now |
@@ -48,8 +48,9 @@ pub(crate) const RING_NODES: &str = "ringcache_client_ring_nodes";
 pub(crate) const EJECTED_NODES: &str = "ringcache_client_ejected_nodes";
 pub(crate) const RING_CHANGES_TOTAL: &str = "ringcache_client_ring_changes_total";
 pub(crate) const KEYS_MOVED_RATIO: &str = "ringcache_client_keys_moved_ratio";
-/// Counter: writes routed around the ejected `node` (its keys' writes,
-/// sent elsewhere) and recorded in its failover journal (`journal.rs`).
+/// Counter: writes routed around the ejected `node` (eject: sent
+/// elsewhere) or refused for it (fast-miss), recorded in its failover
+/// journal (`journal.rs`).
 pub(crate) const FAILOVER_WRITES_TOTAL: &str = "ringcache_client_failover_writes_total";
 /// Counter: what the journal replay did to a returning node, by `kind`:
 /// `delete` (keys deleted), `flush` (`flush_all`, the journal having
@@ -118,7 +119,7 @@ pub fn describe_metrics() {
     describe_counter!(PROBES_TOTAL, "Probes of ejected nodes by outcome.");
     describe_counter!(
         FAILOVER_WRITES_TOTAL,
-        "Writes routed around an ejected node and recorded in its failover journal."
+        "Writes routed around (or refused for) an ejected node and recorded in its failover journal."
     );
     describe_counter!(
         FAILOVER_INVALIDATIONS_TOTAL,
