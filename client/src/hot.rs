@@ -89,7 +89,7 @@ use bytes::Bytes;
 use twox_hash::XxHash3_64;
 
 /// A key that makes up a large share of this client's recent reads, as
-/// [`HotKeys::snapshot`] reports it.
+/// [`Client::hot_keys`](crate::Client::hot_keys) reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HotKey {
     /// The key.

@@ -155,7 +155,7 @@ fn item(v: ringcache_protocol::Value) -> Item {
 impl Client {
     /// Routes `key` and executes `request` over its placement (replicas,
     /// warm-up: `dispatch.rs`). `Ok(None)` when the key's nodes are
-    /// ejected under [`FailurePolicy::FastMiss`] and `miss_ok` (reads).
+    /// ejected under [`FailurePolicy::FastMiss`](crate::FailurePolicy::FastMiss) and `miss_ok` (reads).
     async fn keyed(
         &self,
         key: &[u8],
@@ -191,7 +191,7 @@ impl Client {
     /// # Errors
     ///
     /// [`Error::InvalidKey`] before anything is sent; the transport errors
-    /// of [`NodeHandle::call`]. Under [`FailurePolicy::FastMiss`] a key of
+    /// of [`NodeHandle::call`](crate::NodeHandle::call). Under [`FailurePolicy::FastMiss`](crate::FailurePolicy::FastMiss) a key of
     /// an ejected node is `Ok(None)` at once.
     ///
     /// # Examples
@@ -247,8 +247,8 @@ impl Client {
     ///
     /// [`Error::InvalidKey`]; [`Error::Server`] for `SERVER_ERROR` (value
     /// over the node's item size, out of memory); under
-    /// [`FailurePolicy::FastMiss`], [`Error::NodeDown`] for an ejected
-    /// node; the transport errors of [`NodeHandle::call`].
+    /// [`FailurePolicy::FastMiss`](crate::FailurePolicy::FastMiss), [`Error::NodeDown`] for an ejected
+    /// node; the transport errors of [`NodeHandle::call`](crate::NodeHandle::call).
     ///
     /// # Examples
     ///

@@ -8,7 +8,7 @@
 //!
 //! A `counter!`/`histogram!` call with labels builds a key and looks it up
 //! in the recorder's registry: too slow for every request. Each executor
-//! owns a [`CommandCounters`] table instead, one lazily registered handle
+//! owns a `CommandCounters` table instead, one lazily registered handle
 //! per (command, status) pair and per command histogram; a request then
 //! costs two clock reads, one atomic add per counter and one histogram
 //! push. Gauges and counters that mirror the store's own atomics (items,

@@ -90,7 +90,7 @@ struct Args {
     /// Requests in flight per connection (pipelining depth).
     #[arg(short = 'd', long, default_value_t = 1)]
     depth: u32,
-    /// Request mix as GET:SET[:MGET] weights.
+    /// Request mix as GET:SET or GET:SET:MGET weights.
     #[arg(long, default_value = "90:10")]
     mix: String,
     /// Keys per multi-get.
