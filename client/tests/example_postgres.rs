@@ -16,12 +16,13 @@ mod live;
 mod example;
 
 use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use example::{connect_db, run, Shop};
 use live::{builder, InProcNode};
@@ -115,8 +116,8 @@ impl Postgres {
             .local_addr()
             .unwrap()
             .port();
-        let log = File::create(dir.join("postgres.log")).unwrap();
-        let server = Command::new(bin.join("postgres"))
+        let mut log = File::create(dir.join("postgres.log")).unwrap();
+        let mut server = Command::new(bin.join("postgres"))
             .arg("-D")
             .arg(&data)
             .arg("-k")
@@ -131,26 +132,38 @@ impl Postgres {
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
-            .stderr(log)
+            .stderr(Stdio::piped())
             .uid(uid)
             .gid(gid)
             .spawn()
             .unwrap();
-        let mut pg = Postgres {
+        // PostgreSQL logs to stderr, and says when it is ready: copy its
+        // log to the file and signal that line. The sender goes when the
+        // pipe closes, so an exit before it ends the wait too.
+        let stderr = server.stderr.take().unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(log, "{line}");
+                if line.contains("database system is ready to accept connections") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        let pg = Postgres {
             dir,
             port,
             server: Some(server),
         };
-        let deadline = Instant::now() + PG_DEADLINE;
-        while connect_db(&pg.conninfo()).await.is_err() {
-            let exited = pg.server.as_mut().unwrap().try_wait().unwrap();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "postgres did not come up ({exited:?}): {}",
-                std::fs::read_to_string(pg.dir.join("postgres.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let ready = tokio::task::spawn_blocking(move || ready_rx.recv_timeout(PG_DEADLINE))
+            .await
+            .unwrap();
+        assert!(
+            ready.is_ok(),
+            "postgres did not come up ({ready:?}): {}",
+            std::fs::read_to_string(pg.dir.join("postgres.log")).unwrap_or_default()
+        );
         pg
     }
 
@@ -167,15 +180,17 @@ impl Drop for Postgres {
         if let Some(mut server) = self.server.take() {
             // SIGINT is PostgreSQL's fast shutdown: backends end too. Fall
             // back to SIGKILL if it has not stopped within the deadline.
-            let _ = Command::new("kill")
-                .args(["-INT", &server.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(server.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
+            let pid = server.id().to_string();
+            let _ = Command::new("kill").args(["-INT", &pid]).status();
+            let (exited_tx, exited_rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = server.wait();
+                let _ = exited_tx.send(());
+            });
+            if exited_rx.recv_timeout(Duration::from_secs(10)).is_err() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                let _ = exited_rx.recv();
             }
-            let _ = server.kill();
-            let _ = server.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
