@@ -18,12 +18,10 @@
 //! key may leave a secondary one step behind until the next change or
 //! repair (the primary answers reads and is always right).
 
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
 
 use bytes::Bytes;
+use futures_util::future::join_all;
 use ringcache_protocol::{
     Get, MetaDelete, MetaDeleteFlags, MetaReply, MetaStatus, Request, Response, SetMode,
 };
@@ -127,30 +125,6 @@ fn deleted(response: &Response) -> bool {
         Response::Meta(reply) => reply.status == MetaStatus::Hd,
         _ => false,
     }
-}
-
-/// Runs `futures` concurrently; outputs in order.
-pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 /// Nodes in the order a read tries them.
@@ -461,7 +435,7 @@ async fn sync(primary: &NodeHandle, others: &[&NodeHandle], key: &Bytes) {
             return;
         }
     };
-    let syncs = others
+    let syncs: Vec<_> = others
         .iter()
         .map(|o| async {
             let outcome = match &item {
@@ -501,7 +475,7 @@ async fn overwrite(p: &Placement, request: Request) -> Result<Response, Error> {
             return h.call(request).await;
         }
     }
-    let calls = p.current().map(|h| h.call(request.clone())).collect();
+    let calls: Vec<_> = p.current().map(|h| h.call(request.clone())).collect();
     let mut first: Option<Result<Response, Error>> = None;
     for result in join_all(calls).await {
         match (&first, &result) {
@@ -561,8 +535,6 @@ pub(crate) fn with_keys(request: &Request, keys: Vec<Bytes>) -> Request {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use ringcache_protocol::{MetaSet, MetaSetFlags};
 
     use super::*;
@@ -611,17 +583,6 @@ mod tests {
             let per = started.elapsed().as_nanos() as f64 / n as f64;
             println!("replicas {replicas}: {per:.0} ns per request (place + classify + hot count + request), {sum}");
         }
-    }
-
-    #[tokio::test]
-    async fn join_all_keeps_order() {
-        let futures = (0..5u64)
-            .map(|i| async move {
-                tokio::time::sleep(Duration::from_millis(10 * (5 - i))).await;
-                i
-            })
-            .collect();
-        assert_eq!(join_all(futures).await, vec![0, 1, 2, 3, 4]);
     }
 
     #[test]

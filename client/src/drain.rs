@@ -48,11 +48,11 @@ use bytes::Bytes;
 use ringcache_protocol::DumpEntry;
 
 use crate::copy::{self, Outcome};
-use crate::dispatch::join_all;
 use crate::error::Error;
 use crate::key::routing_key;
 use crate::pool::NodeHandle;
 use crate::Client;
+use futures_util::future::join_all;
 
 /// Copies in flight at once during a walk.
 const WALK_CONCURRENCY: usize = 32;
@@ -151,7 +151,7 @@ impl Client {
                 break;
             }
             tokio::time::sleep_until(due.into()).await;
-            let copies = batch
+            let copies: Vec<_> = batch
                 .iter()
                 .map(|key| self.drain_one(leaving, key))
                 .collect();

@@ -39,20 +39,10 @@ const MAX_PLACEMENTS: usize = 16;
 /// from base64 for meta commands); empty for reads and for requests that
 /// name no key.
 pub(crate) fn written_keys(request: &Request) -> &[Bytes] {
-    use std::slice::from_ref;
-    use Request as R;
     match request {
-        R::Set(s) | R::Add(s) | R::Replace(s) | R::Append(s) | R::Prepend(s) => from_ref(&s.key),
-        R::Cas(c) => from_ref(&c.key),
-        R::Delete(d) => from_ref(&d.key),
-        R::Incr(a) | R::Decr(a) => from_ref(&a.key),
-        R::Touch(t) => from_ref(&t.key),
-        R::Gat(g) | R::Gats(g) => &g.keys,
-        R::MetaSet(m) => from_ref(&m.key),
-        R::MetaDelete(m) => from_ref(&m.key),
-        R::MetaArithmetic(m) => from_ref(&m.key),
-        R::MetaGet(m) if m.flags.vivify.is_some() || m.flags.ttl.is_some() => from_ref(&m.key),
-        _ => &[],
+        Request::Get(_) | Request::Gets(_) | Request::MetaDebug(_) => &[],
+        Request::MetaGet(m) if m.flags.vivify.is_none() && m.flags.ttl.is_none() => &[],
+        other => other.keys(),
     }
 }
 

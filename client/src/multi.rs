@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use ringcache_protocol::{Request, Response, Value};
 
-use crate::dispatch::{is_miss, join_all, with_keys, Kind, ReadOrder};
+use futures_util::future::join_all;
+
+use crate::dispatch::{is_miss, with_keys, Kind, ReadOrder};
 use crate::error::Error;
 use crate::failover::written_keys;
 use crate::key::routing_key;
