@@ -171,11 +171,7 @@ pub fn check_requests(data: &[u8]) {
     let bytes: Vec<&[u8]> = whole.chunks(1).collect();
     let trickle = decode_chunks(limits, &bytes);
     for (name, other) in [("split", &split), ("byte at a time", &trickle)] {
-        let same = one
-            .iter()
-            .zip(other.iter())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let same = common_prefix(&one, &other);
         if same == one.len() && same == other.len() {
             continue;
         }
@@ -397,11 +393,7 @@ pub fn check_dump(data: &[u8]) {
         ("split", decode_dump(&chunks)),
         ("byte at a time", decode_dump(&bytes)),
     ] {
-        let same = one
-            .iter()
-            .zip(other.iter())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let same = common_prefix(&one, &other);
         if same == one.len() && same == other.len() {
             // An error stops a read before its later chunks arrive.
             if !matches!(one.last(), Some(Err(_))) {
@@ -441,4 +433,9 @@ pub fn check_dump(data: &[u8]) {
             "different reply lengths"
         );
     }
+}
+
+/// How many leading items two decodings share.
+fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

@@ -333,6 +333,23 @@ impl Monitor {
 }
 
 /// Three nodes, a proxy over them, the load and the monitor.
+/// What [`Cluster::stall`] saw.
+struct Stall {
+    resumed: Instant,
+    /// From SIGSTOP to the proxy's ejection.
+    eject: Duration,
+    /// From SIGSTOP to the last client error before SIGCONT.
+    last_error: Option<Duration>,
+    /// From SIGCONT to the proxy's taking the node back, and to 50 new
+    /// sets on it.
+    readd: Duration,
+    load: Duration,
+    /// The reply to the marker's write while the node was out, and the
+    /// marker read after its return.
+    marker_during: String,
+    marker_after: Option<String>,
+}
+
 struct Cluster {
     nodes: Vec<Proc>,
     proxy: Proc,
@@ -404,6 +421,33 @@ impl Cluster {
 
     fn enter(&self, phase: u8) {
         self.shared.phase.store(phase, Ordering::Relaxed);
+    }
+
+    /// The stall fault: SIGSTOP `node` for [`STALL`], write `marker` (one
+    /// of its keys) once it is ejected, SIGCONT, wait for its return, and
+    /// read the marker back.
+    fn stall(&self, node: usize, marker: &str) -> Stall {
+        let stopped = Instant::now();
+        self.nodes[node].signal("STOP");
+        self.enter(STOPPED);
+        let eject = self.ejected(node, stopped, "SIGSTOP");
+        let marker_during = self.set(marker, "during-stall");
+        // The fault's length, not a wait for anything.
+        thread::sleep(STALL.saturating_sub(stopped.elapsed()));
+        let last_error = self.shared.last_error_after(stopped);
+        self.nodes[node].signal("CONT");
+        let resumed = Instant::now();
+        let (readd, load) = self.back(node, resumed, "SIGCONT", STOPPED_BACK);
+        let marker_after = self.get(marker);
+        Stall {
+            resumed,
+            eject,
+            last_error,
+            readd,
+            load,
+            marker_during,
+            marker_after,
+        }
     }
 
     /// Waits for the proxy to eject `node` after `from`; asserts the target.
@@ -558,19 +602,17 @@ fn kill_and_stall_nodes_behind_the_proxy() {
     let restarted = Instant::now();
     let (readd_kill, load_kill) = c.back(0, restarted, "restart after SIGKILL", KILLED_BACK);
 
-    // Fault 2: SIGSTOP node 1 for 5 s, then SIGCONT.
-    let stopped = Instant::now();
-    c.nodes[1].signal("STOP");
-    c.enter(STOPPED);
-    let eject_stop = c.ejected(1, stopped, "SIGSTOP");
-    // While it is out, its marker key is written to the next node.
-    let marker_during = c.set(&marker, "during-stall");
-    thread::sleep(STALL.saturating_sub(stopped.elapsed()));
-    let last_error_stop = c.shared.last_error_after(stopped);
-    c.nodes[1].signal("CONT");
-    let resumed = Instant::now();
-    let (readd_stop, load_stop) = c.back(1, resumed, "SIGCONT", STOPPED_BACK);
-    let marker_after = c.get(&marker);
+    // Fault 2: SIGSTOP node 1 for 5 s, then SIGCONT. While it is out, its
+    // marker key is written to the next node.
+    let Stall {
+        resumed,
+        eject: eject_stop,
+        last_error: last_error_stop,
+        readd: readd_stop,
+        load: load_stop,
+        marker_during,
+        marker_after,
+    } = c.stall(1, &marker);
     c.errors_settle(resumed, Duration::from_millis(500));
 
     let stale = c.finish();
@@ -616,17 +658,16 @@ fn stall_behind_a_fast_miss_proxy_returns_no_stale_value() {
     let marker = c.key_of(1);
     assert_eq!(c.set(&marker, "before-stall"), "STORED\r\n");
 
-    let stopped = Instant::now();
-    c.nodes[1].signal("STOP");
-    c.enter(STOPPED);
-    let eject_stop = c.ejected(1, stopped, "SIGSTOP");
-    // Its keys do not move: the write is refused, not sent elsewhere.
-    let marker_during = c.set(&marker, "during-stall");
-    thread::sleep(STALL.saturating_sub(stopped.elapsed()));
-    c.nodes[1].signal("CONT");
-    let resumed = Instant::now();
-    let (readd_stop, load_stop) = c.back(1, resumed, "SIGCONT", STOPPED_BACK);
-    let marker_after = c.get(&marker);
+    // Its keys do not move: the marker's write is refused, not sent
+    // elsewhere.
+    let Stall {
+        eject: eject_stop,
+        readd: readd_stop,
+        load: load_stop,
+        marker_during,
+        marker_after,
+        ..
+    } = c.stall(1, &marker);
 
     let stale = c.finish();
     println!(
