@@ -70,7 +70,7 @@ fn main() -> ExitCode {
 /// it does not: each tokio worker allocates items from an arena of its
 /// own while moka frees them from whichever thread evicts, so every arena
 /// keeps its own holes, and RSS above the empty process reached 1.08–1.35
-/// of `-m` where one arena holds it at 1.04 (`server/tests/limits_memory.rs`,
+/// of `-m` where one arena holds it at 1.04–1.10 (`server/tests/limits_memory.rs`,
 /// docs/hardening.md). glibc reads the variable only at start-up, and
 /// `mallopt` would take `unsafe`, which this workspace forbids; so the
 /// binary sets it and executes itself again, once, before doing anything
