@@ -46,8 +46,11 @@ impl Client {
     /// number of keys) over the cluster: keys grouped by node, one request
     /// per node, all in parallel, merged in the request's key order; with
     /// replicas or during a warm-up window, keys that missed or failed are
-    /// looked up further (see `dispatch.rs`). What the proxy runs for
-    /// multi-key reads; [`get_many`](Client::get_many) is the typed form.
+    /// looked up further (see `dispatch.rs`). A read of one key is
+    /// [`Client::execute`]'s (no grouping to pay for; a hot key may then be
+    /// served from the near cache, when `hot_near_ttl` is set, as a typed
+    /// `get` is). What the proxy runs for every read of keys;
+    /// [`get_many`](Client::get_many) is the typed form.
     ///
     /// Keys are routed as stored; keys the text protocol cannot carry
     /// (control bytes, spaces from a meta command's base64 form) route by a
@@ -69,9 +72,42 @@ impl Client {
             }
         };
         let mut reply = ReadReply::default();
-        if keys.is_empty() {
-            return Ok(reply);
+        let key = match keys.as_slice() {
+            [] => return Ok(reply),
+            [key] => key,
+            _ => return Ok(self.read_many(request, keys, kind).await),
+        };
+        // One key (most reads through the proxy): the single-key path,
+        // which makes the same choices without grouping by node.
+        match self.execute(request.clone()).await {
+            Ok(Response::Values(values)) => reply.values = values,
+            Ok(other) => {
+                // An error line, as the first round records one.
+                let node = self.primary_name(key);
+                let error = crate::ops::unexpected(&node, other.clone());
+                reply.error_reply = Some(other);
+                push_failure_of(&mut reply, node, key, error);
+            }
+            Err(error) => {
+                let node = crate::ops::error_node(&error).unwrap_or_default();
+                push_failure_of(&mut reply, node, key, error);
+            }
         }
+        Ok(reply)
+    }
+
+    /// The name of `key`'s first node now (for error reports).
+    #[cold]
+    fn primary_name(&self, key: &[u8]) -> String {
+        self.place(&routing_key(key))
+            .ok()
+            .and_then(|p| p.primary().map(|h| h.name().to_owned()))
+            .unwrap_or_default()
+    }
+
+    /// [`execute_read`](Client::execute_read) of two keys or more.
+    async fn read_many(&self, request: &Request, keys: &[Bytes], kind: Kind) -> ReadReply {
+        let mut reply = ReadReply::default();
         let hot = self.hot_reads(keys, kind);
         // gat/gats change TTLs: journaled and capped where they fail over.
         let writes = !written_keys(request).is_empty();
@@ -171,7 +207,7 @@ impl Client {
         }
         reply.failed = failed.into_values().collect();
         reply.failed.sort_by(|a, b| a.node.cmp(&b.node));
-        Ok(reply)
+        reply
     }
 
     /// Whether each key is hot (plain reads only: exact reads go to the
@@ -288,4 +324,13 @@ fn push_failure(failed: &mut HashMap<String, NodeFailure>, node: String, key: By
         })
         .keys
         .push(key);
+}
+
+/// Records the one key of a one-key read as failed on `node`.
+fn push_failure_of(reply: &mut ReadReply, node: String, key: &Bytes, error: Error) {
+    reply.failed.push(NodeFailure {
+        node,
+        keys: vec![key.clone()],
+        error,
+    });
 }

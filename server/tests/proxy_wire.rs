@@ -530,3 +530,54 @@ fn a_pipeline_reaches_the_backend_as_one_window_not_one_request_at_a_time() {
         String::from_utf8_lossy(&want)
     );
 }
+
+/// A backend that answers every request line with `reply`.
+fn answering_backend(reply: &'static [u8]) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        while let Ok((conn, _)) = listener.accept() {
+            std::thread::spawn(move || {
+                let mut writer = conn.try_clone().unwrap();
+                let mut lines = BufReader::new(conn);
+                let mut line = Vec::new();
+                while lines.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                    line.clear();
+                    if writer.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_backend_error_line_to_a_get_reaches_the_client_and_counts() {
+    // One key takes the single-key path, two keys the multi-key one: both
+    // pass the node's error line on as memcached would have sent it, and
+    // both count a backend error.
+    let backend = answering_backend(b"SERVER_ERROR busy\r\n");
+    let mut h = Harness::nodes(0);
+    let mut config = h.proxy_config(ClientConfig::default());
+    config.membership = ringcache_client::Membership::Static(vec![ringcache_client::Node::new(
+        backend.to_string(),
+    )]);
+    h.start_proxy(config);
+    let mut s = connect(h.proxy_addr());
+    for (n, request) in [(1, &b"get e:1\r\n"[..]), (2, b"get e:1 e:2\r\n")] {
+        let reply = roundtrip(&mut s, request, b"\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&reply),
+            "SERVER_ERROR busy\r\n",
+            "a get of {n} key(s)"
+        );
+        assert_eq!(
+            stat(h.proxy_addr(), "backend_errors"),
+            n,
+            "backend errors after the get of {n} key(s)"
+        );
+    }
+}
