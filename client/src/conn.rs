@@ -15,6 +15,16 @@
 //! - connects at start, then again on demand with exponential backoff:
 //!   while it backs off, requests fail at once with [`Error::NodeDown`].
 //!
+//! The task answers every request by its deadline, so callers wait on
+//! their oneshot with no timer of their own (a timer per request cost more
+//! than the rest of the request's bookkeeping): sent requests fail when
+//! the oldest passes its deadline (above); requests that arrive while it
+//! connects are held, up to `max_in_flight`, and failed at their deadlines;
+//! the rest wait in the queue behind requests with earlier deadlines. The
+//! one way to be answered late is to wait behind more than
+//! `max_in_flight` held requests during a connect: at most the connect
+//! timeout late.
+//!
 //! Only requests that always get exactly one reply are sent (no classic
 //! `noreply`, no meta `q`): [`is_pipelinable`] guards the door.
 
@@ -167,22 +177,27 @@ enum End {
 
 async fn run(settings: Arc<ConnSettings>, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     let mut backoff = settings.reconnect_backoff;
-    let mut first: Option<Job> = None;
+    // Requests taken from the queue while there is no connection.
+    let mut held: VecDeque<Job> = VecDeque::new();
     let mut eager = true;
     loop {
-        if !eager && first.is_none() {
+        if !eager && held.is_empty() {
             match rx.recv().await {
-                Some(job) => first = Some(job),
+                Some(job) => held.push_back(job),
                 None => return,
             }
         }
         eager = false;
-        match connect(&settings).await {
+        let Some(connected) = connect_holding(&settings, &mut rx, &mut held).await else {
+            fail_jobs(&mut held, &Error::Closed);
+            return;
+        };
+        match connected {
             Ok(stream) => {
                 backoff = settings.reconnect_backoff;
                 shared.reconnect_now.store(false, Ordering::Release);
                 tracing::debug!(node = %settings.node, "connected");
-                match serve(&settings, stream, first.take(), &mut rx).await {
+                match serve(&settings, stream, &mut held, &mut rx).await {
                     End::Closed => return,
                     End::Broken => continue,
                 }
@@ -190,9 +205,7 @@ async fn run(settings: Arc<ConnSettings>, shared: Arc<Shared>, mut rx: mpsc::Rec
             Err(error) => {
                 tracing::debug!(node = %settings.node, %error, "connect failed");
                 settings.count_error("connect");
-                if let Some(job) = first.take() {
-                    let _ = job.reply.send(Err(error.clone()));
-                }
+                fail_jobs(&mut held, &error);
                 while let Ok(job) = rx.try_recv() {
                     let _ = job.reply.send(Err(error.clone()));
                 }
@@ -203,7 +216,7 @@ async fn run(settings: Arc<ConnSettings>, shared: Arc<Shared>, mut rx: mpsc::Rec
                         job = rx.recv() => {
                             let Some(job) = job else { return };
                             if shared.reconnect_now.swap(false, Ordering::AcqRel) {
-                                first = Some(job);
+                                held.push_back(job);
                                 break;
                             }
                             let _ = job.reply.send(Err(Error::NodeDown {
@@ -219,8 +232,73 @@ async fn run(settings: Arc<ConnSettings>, shared: Arc<Shared>, mut rx: mpsc::Rec
 }
 
 /// TCP connect (TLS handshake, authentication) within the connect timeout.
-async fn connect(settings: &ConnSettings) -> Result<NodeStream, Error> {
-    settings.dialer.dial(&settings.node).await
+/// Meanwhile, takes requests from the queue into `held` (up to
+/// `max_in_flight`) and fails each one whose deadline passes: callers do
+/// not time out on their own. `None` when every `Conn` is gone.
+async fn connect_holding(
+    settings: &ConnSettings,
+    rx: &mut mpsc::Receiver<Job>,
+    held: &mut VecDeque<Job>,
+) -> Option<Result<NodeStream, Error>> {
+    let connecting = settings.dialer.dial(&settings.node);
+    tokio::pin!(connecting);
+    let mut timer = DeadlineTimer::new();
+    loop {
+        timer.arm(held.front().map(|job| job.deadline));
+        tokio::select! {
+            biased;
+            connected = &mut connecting => return Some(connected),
+            () = timer.fired(), if timer.is_armed() => {
+                let now = Instant::now();
+                while held.front().is_some_and(|job| job.deadline <= now) {
+                    if let Some(job) = held.pop_front() {
+                        let _ = job.reply.send(Err(Error::timeout(&settings.node)));
+                    }
+                }
+            }
+            job = rx.recv(), if held.len() < settings.max_in_flight => held.push_back(job?),
+        }
+    }
+}
+
+/// A timer at the oldest deadline of a FIFO of requests, armed lazily: at
+/// the oldest deadline when it is armed, then left alone as replies come
+/// in and later requests become the oldest (registering a timer per
+/// request would cost more than the rest of the request's bookkeeping).
+/// It is moved only to an earlier deadline, so it never fires late; when
+/// it fires early, the owner arms it again at the oldest deadline then.
+struct DeadlineTimer {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    armed: Option<Instant>,
+}
+
+impl DeadlineTimer {
+    fn new() -> DeadlineTimer {
+        DeadlineTimer {
+            sleep: Box::pin(sleep_until(Instant::now())),
+            armed: None,
+        }
+    }
+
+    /// Makes the timer fire by `oldest` (the oldest request's deadline).
+    fn arm(&mut self, oldest: Option<Instant>) {
+        if let Some(deadline) = oldest {
+            if self.armed.is_none_or(|at| deadline < at) {
+                self.sleep.as_mut().reset(deadline);
+                self.armed = Some(deadline);
+            }
+        }
+    }
+
+    fn is_armed(&self) -> bool {
+        self.armed.is_some()
+    }
+
+    /// Completes when the armed time comes; the timer is then disarmed.
+    async fn fired(&mut self) {
+        self.sleep.as_mut().await;
+        self.armed = None;
+    }
 }
 
 /// Runs one connected session until it breaks or every `Conn` is dropped:
@@ -228,17 +306,17 @@ async fn connect(settings: &ConnSettings) -> Result<NodeStream, Error> {
 async fn serve(
     settings: &ConnSettings,
     stream: NodeStream,
-    first: Option<Job>,
+    held: &mut VecDeque<Job>,
     rx: &mut mpsc::Receiver<Job>,
 ) -> End {
     match stream {
         NodeStream::Plain(mut tcp) => {
             let (rd, wr) = tcp.split();
-            serve_halves(settings, rd, wr, first, rx).await
+            serve_halves(settings, rd, wr, held, rx).await
         }
         NodeStream::Tls(tls) => {
             let (rd, wr) = tokio::io::split(tls);
-            serve_halves(settings, rd, wr, first, rx).await
+            serve_halves(settings, rd, wr, held, rx).await
         }
     }
 }
@@ -247,7 +325,7 @@ async fn serve_halves<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     settings: &ConnSettings,
     mut rd: R,
     mut wr: W,
-    first: Option<Job>,
+    held: &mut VecDeque<Job>,
     rx: &mut mpsc::Receiver<Job>,
 ) -> End {
     let node = settings.node.as_str();
@@ -257,14 +335,14 @@ async fn serve_halves<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     // `ringcache_client_in_flight{node}`: +1 when a request is encoded,
     // -1 just before its caller is answered (or failed).
     let gauge = &settings.in_flight;
-    if let Some(job) = first {
-        enqueue(job, &mut wbuf, &mut in_flight, node, gauge);
+    let now = Instant::now();
+    for job in held.drain(..) {
+        enqueue(job, now, &mut wbuf, &mut in_flight, node, gauge);
     }
-    // Used when nothing is in flight: the timer branch is disabled then.
-    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let mut timer = DeadlineTimer::new();
     loop {
+        timer.arm(in_flight.front().map(|f| f.deadline));
         let can_take = in_flight.len() < settings.max_in_flight && wbuf.len() < WRITE_BUFFER_CAP;
-        let deadline = in_flight.front().map(|f| f.deadline);
         if rbuf.capacity() - rbuf.len() < READ_CHUNK {
             rbuf.reserve(READ_CHUNK);
         }
@@ -273,13 +351,16 @@ async fn serve_halves<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             // timed out must not take new ones. Then replies, then writes,
             // then new work.
             biased;
-            () = sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
-                // The oldest request is late. Its reply may still come, and
-                // would then be taken for the next request's: the FIFO is
-                // poisoned, close the connection.
-                tracing::debug!(node, in_flight = in_flight.len(), "request timed out, closing connection");
-                fail_all(&mut in_flight, gauge, &Error::timeout(node));
-                return End::Broken;
+            () = timer.fired(), if timer.is_armed() => {
+                let now = Instant::now();
+                if in_flight.front().is_some_and(|f| f.deadline <= now) {
+                    // The oldest request is late. Its reply may still come,
+                    // and would then be taken for the next request's: the
+                    // FIFO is poisoned, close the connection.
+                    tracing::debug!(node, in_flight = in_flight.len(), "request timed out, closing connection");
+                    fail_all(&mut in_flight, gauge, &Error::timeout(node));
+                    return End::Broken;
+                }
             }
             read = rd.read_buf(&mut rbuf) => match read {
                 Ok(0) => {
@@ -320,11 +401,13 @@ async fn serve_halves<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     fail_all(&mut in_flight, gauge, &Error::Closed);
                     return End::Closed;
                 };
-                enqueue(job, &mut wbuf, &mut in_flight, node, gauge);
+                // One clock read for the whole batch.
+                let now = Instant::now();
+                enqueue(job, now, &mut wbuf, &mut in_flight, node, gauge);
                 // Everything already queued joins the same batch (one write).
                 while in_flight.len() < settings.max_in_flight && wbuf.len() < WRITE_BUFFER_CAP {
                     match rx.try_recv() {
-                        Ok(job) => enqueue(job, &mut wbuf, &mut in_flight, node, gauge),
+                        Ok(job) => enqueue(job, now, &mut wbuf, &mut in_flight, node, gauge),
                         Err(_) => break,
                     }
                 }
@@ -333,9 +416,11 @@ async fn serve_halves<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     }
 }
 
-/// Encodes `job` into the write buffer unless its caller is gone or late.
+/// Encodes `job` into the write buffer unless its caller is gone or late
+/// (at `now`).
 fn enqueue(
     job: Job,
+    now: Instant,
     wbuf: &mut BytesMut,
     in_flight: &mut VecDeque<InFlight>,
     node: &str,
@@ -344,7 +429,7 @@ fn enqueue(
     if job.reply.is_closed() {
         return;
     }
-    if job.deadline <= Instant::now() {
+    if job.deadline <= now {
         let _ = job.reply.send(Err(Error::timeout(node)));
         return;
     }
@@ -390,6 +475,13 @@ fn deliver(
             node,
             "reply with no request waiting for it",
         ))
+    }
+}
+
+/// Fails requests that were never sent.
+fn fail_jobs(jobs: &mut VecDeque<Job>, error: &Error) {
+    for job in jobs.drain(..) {
+        let _ = job.reply.send(Err(error.clone()));
     }
 }
 

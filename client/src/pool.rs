@@ -58,7 +58,6 @@ pub(crate) struct Pending {
     handle: NodeHandle,
     rx: oneshot::Receiver<Result<Response, Error>>,
     start: Instant,
-    deadline: Instant,
 }
 
 impl NodeHandle {
@@ -183,17 +182,14 @@ impl NodeHandle {
         let first = self.inner.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..conns.len() {
             match conns[(first + i) % conns.len()].try_submit(job) {
-                Ok(()) => return Ok(self.pending(rx, start, deadline)),
+                Ok(()) => return Ok(self.pending(rx, start)),
                 Err(back) => job = back,
             }
         }
-        let wait = self.inner.queue_wait.min(self.inner.request_timeout);
-        if !wait.is_zero() {
-            if let Some(conn) = conns.get(first % conns.len()) {
-                if conn.submit(job, wait).await.is_ok() {
-                    return Ok(self.pending(rx, start, deadline));
-                }
-            }
+        // Every queue is full: wait for room. Boxed, so that the future of
+        // every request does not carry this rare one inside it.
+        if Box::pin(self.wait_for_room(job, first)).await {
+            return Ok(self.pending(rx, start));
         }
         let error = Error::Overloaded {
             node: self.name().to_owned(),
@@ -202,17 +198,22 @@ impl NodeHandle {
         Err(error)
     }
 
-    fn pending(
-        &self,
-        rx: oneshot::Receiver<Result<Response, Error>>,
-        start: Instant,
-        deadline: Instant,
-    ) -> Pending {
+    /// Queues `job` on connection `first`, waiting up to `queue_wait` for
+    /// room; whether it was queued.
+    async fn wait_for_room(&self, job: Job, first: usize) -> bool {
+        let conns = &self.inner.conns;
+        let wait = self.inner.queue_wait.min(self.inner.request_timeout);
+        match conns.get(first % conns.len().max(1)) {
+            Some(conn) if !wait.is_zero() => conn.submit(job, wait).await.is_ok(),
+            _ => false,
+        }
+    }
+
+    fn pending(&self, rx: oneshot::Receiver<Result<Response, Error>>, start: Instant) -> Pending {
         Pending {
             handle: self.clone(),
             rx,
             start,
-            deadline,
         }
     }
 
@@ -228,12 +229,13 @@ impl NodeHandle {
 }
 
 impl Pending {
-    /// Waits for the reply, up to the request's deadline.
+    /// Waits for the reply. The connection's task answers every request by
+    /// its deadline (with [`Error::Timeout`] if need be: `conn.rs`), so the
+    /// caller keeps no timer of its own.
     pub(crate) async fn wait(self) -> Result<Response, Error> {
-        let result = match tokio::time::timeout_at(self.deadline, self.rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Error::Closed),
-            Err(_) => Err(Error::timeout(self.handle.name())),
+        let result = match self.rx.await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Closed),
         };
         self.handle.finish(&result, self.start);
         result

@@ -145,6 +145,46 @@ async fn a_refused_connect_fails_then_backs_off() {
     assert!(started.elapsed() < Duration::from_millis(100));
 }
 
+#[tokio::test]
+async fn a_request_is_answered_by_its_deadline_while_its_connection_is_stuck_connecting() {
+    // The server accepts and never says a word, so the client's
+    // authentication (part of connecting) waits out the 10 s connect
+    // timeout. Requests queued meanwhile fail at their own 200 ms deadline:
+    // the connection's task holds them and times them out (callers keep no
+    // timer of their own).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let name = listener.local_addr().unwrap().to_string();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let client = builder(std::slice::from_ref(&name))
+        .connections_per_node(1)
+        .credentials("user", "secret")
+        .connect_timeout(Duration::from_secs(10))
+        .request_timeout(Duration::from_millis(200))
+        .failure_threshold(1000)
+        .build()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(client.get("a"), client.get("b"));
+    let waited = started.elapsed();
+    for result in [&a, &b] {
+        assert!(
+            matches!(result, Err(ringcache_client::Error::Timeout { .. })),
+            "{result:?}"
+        );
+    }
+    assert!(
+        waited < Duration::from_secs(5),
+        "answered after {waited:?}, not by the 200 ms deadline"
+    );
+    silent.abort();
+}
+
 #[test]
 fn requests_are_counted_per_node_and_status() {
     let recorder = PrometheusBuilder::new().build_recorder();
