@@ -278,9 +278,34 @@ impl Config {
     /// # Ok::<(), ringcache_client::Error>(())
     /// ```
     pub fn from_toml(text: &str) -> Result<Config, Error> {
+        let mut c = Config::default();
+        c.apply_toml(text)?;
+        Ok(c)
+    }
+
+    /// Sets the keys that TOML `text` names (as [`Config::from_toml`]
+    /// reads them) and keeps every other field as it is: for a program
+    /// whose own defaults differ from the client's (the proxy sets one
+    /// connection per node per worker thread, unless the file says).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_toml`]; `self` may then be partly changed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut config = ringcache_client::Config::default();
+    /// config.connections_per_node = 1;
+    /// config.apply_toml("request_timeout_ms = 250")?;
+    /// assert_eq!(config.connections_per_node, 1);
+    /// assert_eq!(config.request_timeout.as_millis(), 250);
+    /// # Ok::<(), ringcache_client::Error>(())
+    /// ```
+    pub fn apply_toml(&mut self, text: &str) -> Result<(), Error> {
         let file: FileConfig =
             toml::from_str(text).map_err(|e| Error::Config(format!("bad client config: {e}")))?;
-        let mut c = Config::default();
+        let c = self;
         if let Some(nodes) = file.nodes {
             c.nodes = nodes
                 .into_iter()
@@ -326,8 +351,7 @@ impl Config {
             hot_near_ttl_ms => hot_near_ttl,
             failover_ttl_ms => failover_ttl
         );
-        c.validate()?;
-        Ok(c)
+        c.validate()
     }
 
     /// Checks the ranges: at least one connection per node, non-zero

@@ -16,7 +16,9 @@
 //! ([`ringcache_client::Config::from_toml`]): timeouts, queue bounds,
 //! failure policy, scheme, and optionally `nodes`. Flags on the command line
 //! win over the file; the node list comes from exactly one of `--nodes`,
-//! `--nodes-file`, `--dns`, or else the file's `nodes`.
+//! `--nodes-file`, `--dns`, or else the file's `nodes`. The proxy opens one
+//! connection per node per worker thread (`-t`), as mcrouter does, unless
+//! the file sets `connections_per_node`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -180,16 +182,20 @@ impl ProxyArgs {
     /// No node source, an unreadable or invalid `--config`, a bad
     /// `--dns` address, or out-of-range numbers.
     pub fn resolve(&self) -> Result<ProxyConfig, ConfigError> {
-        let mut client = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
-                    path: path.clone(),
-                    source,
-                })?;
-                ClientConfig::from_toml(&text).map_err(|e| ConfigError::Invalid(e.to_string()))?
-            }
-            None => ClientConfig::default(),
-        };
+        // One connection per node per worker thread, as mcrouter: on one
+        // thread a second connection to a node buys no parallelism and
+        // only splits the batches both ends write and read.
+        let mut client = ClientConfig::default();
+        client.connections_per_node = self.threads.max(1);
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+                path: path.clone(),
+                source,
+            })?;
+            client
+                .apply_toml(&text)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
         if let Some(ring) = self.ring {
             client.scheme = match ring {
                 RingArg::Xxh3 => Scheme::Xxh3,
@@ -346,6 +352,22 @@ mod tests {
         let c = parse(&["--config", &path, "--ring", "xxh3", "--nodes", "b:2"]).expect("flags");
         assert_eq!(c.client.scheme, Scheme::Xxh3);
         assert_eq!(c.membership, Membership::Static(vec![Node::new("b:2")]));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn one_connection_per_node_per_thread_unless_the_file_says() {
+        let c = parse(&["--nodes", "a:1", "-t", "1"]).expect("-t 1");
+        assert_eq!(c.client.connections_per_node, 1);
+        let c = parse(&["--nodes", "a:1"]).expect("default -t");
+        assert_eq!(c.client.connections_per_node, c.threads);
+        let dir = std::env::temp_dir().join(format!("ringcache-proxyconns-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("proxy.toml");
+        std::fs::write(&file, "connections_per_node = 3\n").expect("write");
+        let path = file.display().to_string();
+        let c = parse(&["--nodes", "a:1", "-t", "1", "--config", &path]).expect("file");
+        assert_eq!(c.client.connections_per_node, 3);
         std::fs::remove_dir_all(&dir).ok();
     }
 }
