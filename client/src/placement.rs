@@ -102,6 +102,16 @@ impl Placement {
         self.current
     }
 
+    /// The one node of a placement that has exactly one (one replica, no
+    /// previous owner).
+    #[inline]
+    pub(crate) fn only(&self) -> Option<&NodeHandle> {
+        match self.len {
+            1 => self.primary(),
+            _ => None,
+        }
+    }
+
     /// The first node of the replica set.
     pub(crate) fn primary(&self) -> Option<&NodeHandle> {
         self.current().next()
