@@ -124,6 +124,10 @@ pub(crate) async fn run<E: Execute, S: Stream>(
     let mut responses: Vec<Response> = Vec::with_capacity(E::WINDOW.min(MAX_BATCH));
     let mut window_keys: Vec<u64> = Vec::new();
     let mut carry: Option<Request> = None;
+    // One wait for shutdown for the connection's life: a new one per read
+    // would register with (and leave) the token's waiter list each time.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
         // Execute every complete frame, up to MAX_BATCH or WRITE_BOUNDARY.
         let mut executed = 0;
@@ -264,7 +268,7 @@ pub(crate) async fn run<E: Execute, S: Stream>(
         }
         let read = tokio::select! {
             biased;
-            () = shutdown.cancelled() => {
+            () = &mut cancelled => {
                 close_after_shutdown(&mut stream, &mut rbuf).await;
                 return Ok(());
             }
