@@ -17,8 +17,9 @@
 //! failure policy, scheme, and optionally `nodes`. Flags on the command line
 //! win over the file; the node list comes from exactly one of `--nodes`,
 //! `--nodes-file`, `--dns`, or else the file's `nodes`. The proxy opens one
-//! connection per node per worker thread (`-t`), as mcrouter does, unless
-//! the file sets `connections_per_node`.
+//! connection per node per worker thread (`-t`), as mcrouter does, each
+//! with up to [`PROXY_MAX_IN_FLIGHT`] requests in flight, unless the file
+//! sets `connections_per_node` or `max_in_flight`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,23 @@ use clap::{ArgAction, Args, ValueEnum};
 use ringcache_client::{Config as ClientConfig, FailurePolicy, Membership, Node, Scheme};
 
 use crate::config::ConfigError;
+
+/// Requests a proxy's backend connection holds in flight, unless the
+/// config file says (the client library's default is 256 per connection).
+pub const PROXY_MAX_IN_FLIGHT: usize = 1024;
+
+/// The client settings a proxy with `threads` worker threads starts from:
+/// one connection per node per thread, as mcrouter (on one thread a second
+/// connection to a node buys no parallelism and only splits the batches
+/// both ends write and read), each holding up to [`PROXY_MAX_IN_FLIGHT`]
+/// requests, since it carries every application connection's pipeline
+/// (the library's 256 throttled pipelined load).
+fn client_defaults(threads: usize) -> ClientConfig {
+    let mut client = ClientConfig::default();
+    client.connections_per_node = threads.max(1);
+    client.max_in_flight = PROXY_MAX_IN_FLIGHT;
+    client
+}
 
 /// The proxy's default port: memcached's plus 100, so a proxy and a node
 /// can share a host with their defaults.
@@ -144,15 +162,16 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
-    /// A proxy in front of a fixed node list, with the client's defaults,
-    /// listening on `127.0.0.1:11311` (tests bind their own listener).
+    /// A proxy in front of a fixed node list, with the proxy's client
+    /// defaults for 4 threads (as `ringcache proxy` without flags), listening
+    /// on `127.0.0.1:11311` (tests bind their own listener).
     pub fn with_nodes<S: Into<String>>(nodes: impl IntoIterator<Item = S>) -> Self {
         let nodes = nodes.into_iter().map(Node::new).collect();
         ProxyConfig {
             listen: "127.0.0.1".to_owned(),
             port: DEFAULT_PROXY_PORT,
             membership: Membership::Static(nodes),
-            client: ClientConfig::default(),
+            client: client_defaults(4),
             max_conns: 1024,
             threads: 4,
             metrics: None,
@@ -182,11 +201,7 @@ impl ProxyArgs {
     /// No node source, an unreadable or invalid `--config`, a bad
     /// `--dns` address, or out-of-range numbers.
     pub fn resolve(&self) -> Result<ProxyConfig, ConfigError> {
-        // One connection per node per worker thread, as mcrouter: on one
-        // thread a second connection to a node buys no parallelism and
-        // only splits the batches both ends write and read.
-        let mut client = ClientConfig::default();
-        client.connections_per_node = self.threads.max(1);
+        let mut client = client_defaults(self.threads);
         if let Some(path) = &self.config {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
                 path: path.clone(),
@@ -359,15 +374,17 @@ mod tests {
     fn one_connection_per_node_per_thread_unless_the_file_says() {
         let c = parse(&["--nodes", "a:1", "-t", "1"]).expect("-t 1");
         assert_eq!(c.client.connections_per_node, 1);
+        assert_eq!(c.client.max_in_flight, PROXY_MAX_IN_FLIGHT);
         let c = parse(&["--nodes", "a:1"]).expect("default -t");
         assert_eq!(c.client.connections_per_node, c.threads);
         let dir = std::env::temp_dir().join(format!("ringcache-proxyconns-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let file = dir.join("proxy.toml");
-        std::fs::write(&file, "connections_per_node = 3\n").expect("write");
+        std::fs::write(&file, "connections_per_node = 3\nmax_in_flight = 64\n").expect("write");
         let path = file.display().to_string();
         let c = parse(&["--nodes", "a:1", "-t", "1", "--config", &path]).expect("file");
         assert_eq!(c.client.connections_per_node, 3);
+        assert_eq!(c.client.max_in_flight, 64);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

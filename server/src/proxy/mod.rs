@@ -132,7 +132,9 @@ use ringcache_client::{
 };
 use ringcache_protocol::{Delete, Gat, Get, Limits, Request, Response};
 
-pub use self::config::{PolicyArg, ProxyArgs, ProxyConfig, RingArg, DEFAULT_PROXY_PORT};
+pub use self::config::{
+    PolicyArg, ProxyArgs, ProxyConfig, RingArg, DEFAULT_PROXY_PORT, PROXY_MAX_IN_FLIGHT,
+};
 
 use self::stats::ProxyStats;
 use crate::exec::{Execute, MEMCACHED_VERSION};
