@@ -1,8 +1,9 @@
 //! The proxy on the wire: 3 in-process nodes behind a proxy, all on
 //! `127.0.0.1:0`, driven with raw requests. Pipelining end to end,
 //! multi-get merging across nodes in key order, quiet modes, locally
-//! answered commands, `flush_all` on every node, and a dead backend that
-//! never closes the application's connection.
+//! answered commands, `flush_all` on every node, a dead backend that
+//! never closes the application's connection, and hot keys served from the
+//! proxy's near cache.
 
 #![allow(clippy::unwrap_used)]
 
@@ -580,4 +581,60 @@ fn a_backend_error_line_to_a_get_reaches_the_client_and_counts() {
             "backend errors after the get of {n} key(s)"
         );
     }
+}
+
+/// Sends `gets` as one pipeline and reads their replies (each ends with
+/// `END`).
+fn pipelined_gets(s: &mut std::net::TcpStream, gets: &[String]) -> Vec<u8> {
+    let mut request = Vec::new();
+    for key in gets {
+        request.extend_from_slice(format!("get {key}\r\n").as_bytes());
+    }
+    s.write_all_checked(&request);
+    let mut got = Vec::new();
+    while got.windows(5).filter(|w| w == b"END\r\n").count() < gets.len() {
+        got.extend_from_slice(&read_until(s, b"END\r\n"));
+    }
+    got
+}
+
+#[test]
+fn a_hot_key_is_served_from_the_proxys_near_cache() {
+    // `--hot-near-ttl`: once a key is hot, the proxy answers its gets from
+    // memory, and its own writes replace what it holds.
+    let mut client = ClientConfig::default();
+    client.hot_near_ttl = std::time::Duration::from_secs(60);
+    let h = Harness::with_proxy(2, client);
+    let mut s = connect(h.proxy_addr());
+    let get_hits = || -> u64 { h.node_addrs.iter().map(|&a| stat(a, "get_hits")).sum() };
+    assert_eq!(
+        roundtrip(&mut s, b"set hot 0 0 2\r\nv1\r\n", b"\r\n"),
+        b"STORED\r\n"
+    );
+    // One read in four of the hot key, the rest over 2,000 others.
+    for batch in 0..400 {
+        let gets: Vec<String> = (0..100)
+            .map(|i| match batch * 100 + i {
+                n if n % 4 == 0 => "hot".to_owned(),
+                n => format!("cold:{}", n % 2000),
+            })
+            .collect();
+        pipelined_gets(&mut s, &gets);
+    }
+    let before = get_hits();
+    let hot: Vec<String> = (0..100).map(|_| "hot".to_owned()).collect();
+    for _ in 0..20 {
+        let got = pipelined_gets(&mut s, &hot);
+        assert_eq!(got, b"VALUE hot 0 2\r\nv1\r\nEND\r\n".repeat(100));
+    }
+    let reached = get_hits() - before;
+    assert!(reached < 20, "{reached} of 2,000 hot reads reached a node");
+    assert_eq!(
+        roundtrip(&mut s, b"set hot 0 0 2\r\nv2\r\n", b"\r\n"),
+        b"STORED\r\n"
+    );
+    assert_eq!(
+        roundtrip(&mut s, b"get hot\r\n", b"END\r\n"),
+        b"VALUE hot 0 2\r\nv2\r\nEND\r\n"
+    );
 }

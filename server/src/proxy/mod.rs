@@ -80,6 +80,9 @@
 //!
 //! - `-t 1` runs the proxy on a current-thread runtime (the fastest choice
 //!   on a core shared with other processes); `-t N` on N worker threads.
+//!   The proxy opens one connection per node per thread, each holding up
+//!   to 1,024 requests in flight (the config file's `connections_per_node`
+//!   and `max_in_flight` win).
 //! - `--config FILE` is the client's TOML (timeouts, queue bounds,
 //!   `failure_policy`, `failure_threshold`, probe intervals; see
 //!   `ringcache_client::Config::from_toml`); flags win over it.
