@@ -384,6 +384,10 @@ fn proxy_binary_starts_serves_and_exits_0_on_sigterm() {
         reply.contains("STAT failover_journal_keys 65536\r\n"),
         "{reply}"
     );
+    // One backend connection per worker thread (4 by default), each with
+    // up to 1,024 requests in flight.
+    assert!(reply.contains("STAT connections_per_node 4\r\n"), "{reply}");
+    assert!(reply.contains("STAT max_in_flight 1024\r\n"), "{reply}");
     drop(s);
     assert_eq!(terminate_and_wait(&mut proxy), 0);
     assert_eq!(terminate_and_wait(&mut node), 0);

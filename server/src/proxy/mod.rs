@@ -91,8 +91,9 @@
 //!   `ejections`, `warmup_active` (1 while a warm-up window is open),
 //!   `hot_keys`, and per node `node_state:<host:port> up|ejected` and
 //!   `node_errors:<host:port>`;
-//!   `stats settings` the client's settings (`replicas`, `warmup_ms`,
-//!   `drain_removed`, `hot_share`, `hot_near_ttl_ms`, `failover_ttl_ms`,
+//!   `stats settings` the client's settings (`connections_per_node`,
+//!   `max_in_flight`, `replicas`, `warmup_ms`, `drain_removed`,
+//!   `hot_share`, `hot_near_ttl_ms`, `failover_ttl_ms`,
 //!   `failover_journal_keys` among them); `stats
 //!   reset` zeroes the counters.
 //! - `--metrics ADDR:PORT` serves Prometheus text at `/metrics`: the

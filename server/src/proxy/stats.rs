@@ -187,6 +187,7 @@ impl ProxyStats {
             Stat::uint("failover_ttl_ms", config.failover_ttl.as_millis() as u64),
             Stat::uint("failover_journal_keys", config.failover_journal_keys as u64),
             Stat::uint("connections_per_node", config.connections_per_node as u64),
+            Stat::uint("max_in_flight", config.max_in_flight as u64),
             Stat::uint(
                 "request_timeout_ms",
                 config.request_timeout.as_millis() as u64,
