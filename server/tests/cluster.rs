@@ -125,8 +125,34 @@ fn a_port_in_use_fails_the_start_and_leaves_nothing_running() {
     drop(taken);
 }
 
+/// A spawned binary, killed if the test ends (a failed assertion
+/// included) before the process has exited.
+struct Spawned(Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Spawns the binary and forwards its output lines (stdout and stderr).
-fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+fn spawn(args: &[&str]) -> (Spawned, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ringcache"))
         .args(args)
         .env("RUST_LOG", "info")
@@ -149,7 +175,7 @@ fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
             let _ = tx2.send(line);
         }
     });
-    (child, rx)
+    (Spawned(child), rx)
 }
 
 /// The first line for which `pick` gives something, within the deadline.
