@@ -9,13 +9,15 @@
 // Tests may unwrap: a failed setup step should stop the test right there.
 #![allow(clippy::unwrap_used)]
 
+mod live;
 #[path = "../../server/tests/tls_support/mod.rs"]
 mod tls_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use live::wait_for;
 use ringcache_client::{Client, NodeState, TlsConfig};
 use ringcache_server::auth::AuthFile;
 use ringcache_server::tls::{ServerTls, TlsFiles, VerifyClient};
@@ -24,7 +26,6 @@ use tls_support::Pki;
 use tokio::sync::oneshot;
 
 const TTL: Duration = Duration::from_secs(300);
-const DEADLINE: Duration = Duration::from_secs(10);
 
 /// Serves a TLS + auth node on `listener` until the sender is dropped;
 /// the join handle ends once the listener is closed.
@@ -47,14 +48,14 @@ fn serve(
 }
 
 async fn wait_state(client: &Client, want: NodeState) {
-    let start = Instant::now();
-    loop {
-        if client.node_states().iter().all(|(_, s)| *s == want) {
-            return;
-        }
-        assert!(start.elapsed() < DEADLINE, "node never became {want:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for(|| async {
+        client
+            .node_states()
+            .iter()
+            .all(|(_, s)| *s == want)
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,28 +99,14 @@ async fn tls_and_credentials_survive_an_ejection_and_probe() {
     // The node goes away: requests fail, the node is ejected.
     drop(stop);
     task.await.unwrap();
-    let start = Instant::now();
-    while client.get("k").await.is_ok() {
-        assert!(start.elapsed() < DEADLINE, "requests kept succeeding");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for(|| async { client.get("k").await.is_err().then_some(()) }).await;
     wait_state(&client, NodeState::Ejected).await;
 
     // Back on the same address: the probe must handshake and authenticate.
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let (_stop, _task) = serve(listener, tls, auth);
     wait_state(&client, NodeState::Up).await;
-    let start = Instant::now();
-    loop {
-        if client.set("k", "v2", TTL).await.is_ok() {
-            break;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "no request succeeded after the return"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for(|| async { client.set("k", "v2", TTL).await.ok() }).await;
     assert_eq!(&client.get("k").await.unwrap().unwrap().value[..], b"v2");
 }
 
