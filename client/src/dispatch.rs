@@ -516,11 +516,7 @@ async fn overwrite(p: &Placement, request: Request) -> Result<Response, Error> {
 /// back to a secondary that a later repair would copy from.
 /// The primary's reply, unless it found nothing and another node deleted.
 async fn delete(p: &Placement, request: Request) -> Result<Response, Error> {
-    if p.current_len() == 1 && p.previous().next().is_none() {
-        if let Some(h) = p.primary() {
-            return h.call(request).await;
-        }
-    }
+    // A placement of one node never gets here: `dispatch` calls it directly.
     let mut order: Vec<&NodeHandle> = Vec::with_capacity(2 * MAX_REPLICAS);
     order.extend(p.previous());
     let current: Vec<&NodeHandle> = p.current().collect();
