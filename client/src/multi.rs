@@ -79,19 +79,26 @@ impl Client {
         };
         // One key (most reads through the proxy): the single-key path,
         // which makes the same choices without grouping by node.
-        match self.execute(request.clone()).await {
-            Ok(Response::Values(values)) => reply.values = values,
+        let failure = match self.execute(request.clone()).await {
+            Ok(Response::Values(values)) => {
+                reply.values = values;
+                None
+            }
             Ok(other) => {
                 // An error line, as the first round records one.
                 let node = self.primary_name(key);
                 let error = crate::ops::unexpected(&node, other.clone());
                 reply.error_reply = Some(other);
-                push_failure_of(&mut reply, node, key, error);
+                Some((node, error))
             }
-            Err(error) => {
-                let node = crate::ops::error_node(&error).unwrap_or_default();
-                push_failure_of(&mut reply, node, key, error);
-            }
+            Err(error) => Some((crate::ops::error_node(&error).unwrap_or_default(), error)),
+        };
+        if let Some((node, error)) = failure {
+            reply.failed.push(NodeFailure {
+                node,
+                keys: vec![key.clone()],
+                error,
+            });
         }
         Ok(reply)
     }
@@ -324,13 +331,4 @@ fn push_failure(failed: &mut HashMap<String, NodeFailure>, node: String, key: By
         })
         .keys
         .push(key);
-}
-
-/// Records the one key of a one-key read as failed on `node`.
-fn push_failure_of(reply: &mut ReadReply, node: String, key: &Bytes, error: Error) {
-    reply.failed.push(NodeFailure {
-        node,
-        keys: vec![key.clone()],
-        error,
-    });
 }
